@@ -1,0 +1,1 @@
+"""ml-mentor: a self-hostable mentor bot for learning Machine Learning."""

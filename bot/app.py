@@ -1,0 +1,87 @@
+"""Composition root: the only module that wires settings to concrete services."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.config import Settings
+from bot.retrieval.chroma import make_client
+from bot.retrieval.embeddings import SentenceTransformerEmbedder, force_offline
+from bot.retrieval.index import KnowledgeIndex
+from bot.retrieval.locks import FileLock, LockHeldError, index_lock
+from bot.storage.db import create_engine
+from bot.storage.knowledge import SqlKnowledgeStore
+from bot.storage.migrate import upgrade_database
+from bot.storage.questions import SqlQuestionLog
+
+
+class IndexBusyError(RuntimeError):
+    """The embedded Chroma index is open in another process."""
+
+
+def prepare_database(settings: Settings) -> None:
+    """Create the data dir and migrate the database. Call before the event loop starts."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade_database(settings.effective_database_url)
+
+
+def acquire_index(settings: Settings, purpose: str) -> FileLock | None:
+    """Take the embedded index for this process, or explain who has it and what to do."""
+    if settings.chroma_url:
+        return None
+    try:
+        return index_lock(settings.data_dir, purpose).acquire()
+    except LockHeldError as exc:
+        raise IndexBusyError(
+            f"the embedded knowledge index in {settings.data_dir} is in use ({exc.holder}). "
+            "Only one process may open it: stop that process, use the running bot's reindex "
+            "command, or run a Chroma server (`chroma run --path DIR`) and set MENTOR_CHROMA_URL "
+            "so that every process shares it."
+        ) from exc
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: AsyncEngine
+    knowledge: SqlKnowledgeStore
+    questions: SqlQuestionLog
+    embedder: SentenceTransformerEmbedder
+    chroma: Any
+    index: KnowledgeIndex
+
+
+def make_embedder(settings: Settings) -> SentenceTransformerEmbedder:
+    force_offline()
+    return SentenceTransformerEmbedder(
+        settings.embedding_model, settings.embedding_device, settings.embedding_batch_size
+    )
+
+
+@contextlib.asynccontextmanager
+async def open_services(settings: Settings, purpose: str) -> AsyncIterator[Services]:
+    """Every service this process needs; the embedded index is locked for its lifetime."""
+    lock = acquire_index(settings, purpose)
+    engine = create_engine(settings.effective_database_url)
+    try:
+        knowledge = SqlKnowledgeStore(engine)
+        embedder = make_embedder(settings)
+        client = make_client(settings.chroma_url, str(settings.chroma_dir))
+        yield Services(
+            settings=settings,
+            engine=engine,
+            knowledge=knowledge,
+            questions=SqlQuestionLog(engine),
+            embedder=embedder,
+            chroma=client,
+            index=KnowledgeIndex(knowledge, client, embedder),
+        )
+    finally:
+        await engine.dispose()
+        if lock is not None:
+            lock.release()

@@ -1,0 +1,1 @@
+"""The `mentor` command line (Typer)."""

@@ -1,0 +1,1 @@
+"""SQLAlchemy 2.0 (async) storage: engine, tables, migrations and repositories."""

@@ -1,0 +1,1 @@
+"""Ingestion: load documents, chunk them by heading, embed and index them atomically."""
