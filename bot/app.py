@@ -5,11 +5,14 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config import Settings
+from bot.core.mentor import DEFAULT_ABSTAIN_THRESHOLD, MentorService
+from bot.llm import make_chat_model
 from bot.retrieval.chroma import make_client
 from bot.retrieval.embeddings import SentenceTransformerEmbedder, force_offline
 from bot.retrieval.index import KnowledgeIndex
@@ -85,3 +88,29 @@ async def open_services(settings: Settings, purpose: str) -> AsyncIterator[Servi
         await engine.dispose()
         if lock is not None:
             lock.release()
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def build_mentor(services: Services) -> MentorService:
+    settings = services.settings
+    threshold = settings.abstain_threshold
+    return MentorService(
+        retriever=services.index,
+        log=services.questions,
+        clock=utc_now,
+        chat_model=make_chat_model(settings),
+        k=settings.search_k,
+        abstain_threshold=DEFAULT_ABSTAIN_THRESHOLD if threshold is None else threshold,
+        llm_timeout=settings.llm_timeout_seconds,
+    )
+
+
+async def purge_question_log(services: Services) -> int:
+    """Apply the retention setting (0 keeps forever)."""
+    days = services.settings.question_log_retention_days
+    if days <= 0:
+        return 0
+    return await services.questions.purge_before(utc_now() - timedelta(days=days))

@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from bot.cli import doctor as doctor_mod
 from bot.cli import knowledge
+from bot.cli import mentor as mentor_cli
 from bot.cli.common import configure_logging, fail, out, settings_of
 from bot.config import Settings
 from bot.retrieval.embeddings import force_offline
@@ -20,6 +21,11 @@ app.add_typer(knowledge.sources_app, name="sources")
 app.command()(knowledge.ingest)
 app.command()(knowledge.search)
 app.command()(doctor_mod.doctor)
+app.command()(mentor_cli.ask)
+app.command()(mentor_cli.chat)
+app.command()(mentor_cli.run)
+app.add_typer(mentor_cli.admin_app, name="admin")
+app.add_typer(mentor_cli.eval_app, name="eval")
 
 
 @app.callback()
