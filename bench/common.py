@@ -30,6 +30,10 @@ EVAL_FILE = REPO_ROOT / "tests" / "data" / "retrieval_eval.yaml"
 # --quick corpora: big enough to exercise every code path, small enough to embed in seconds.
 QUICK_INGEST_TARGET = KNOWLEDGE_DIR / "concepts" / "classical-ml"
 QUICK_REAL_TARGET = QUICK_INGEST_TARGET / "bias-variance.md"
+# Learner questions timed per corpus size (the first N in-scope ones), and the warm-up questions
+# run before them (the next ones, so that the timed questions meet no warm cache).
+FULL_QUERIES = 40
+QUICK_QUERIES = 10
 WARMUP_QUERIES = 3
 PACKAGES = ("torch", "sentence-transformers", "chromadb", "bm25s", "sqlalchemy", "numpy")
 
@@ -48,8 +52,16 @@ def timed(fn: Callable[[], T]) -> tuple[T, float]:
     return result, time.perf_counter() - started
 
 
+def timed_cpu(fn: Callable[[], T]) -> tuple[T, float, float]:
+    """`fn()`, its wall seconds and the CPU seconds this process (all threads) spent meanwhile."""
+    cpu = time.process_time()
+    started = time.perf_counter()
+    result = fn()
+    return result, time.perf_counter() - started, time.process_time() - cpu
+
+
 def percentile(samples: Sequence[float], q: float) -> float:
-    """The q-th percentile (0–100) of `samples`, linear interpolation between ranks."""
+    """The q-th percentile (0-100) of `samples`, linear interpolation between ranks."""
     if not samples:
         raise ValueError("no samples")
     return float(np.percentile(np.asarray(samples, dtype=np.float64), q))
@@ -87,10 +99,9 @@ def ratio(numerator: float, denominator: float) -> float | None:
     return round(numerator / denominator, 3)
 
 
-def peak_rss_mib(children: bool = False) -> float:
-    """Peak resident set size of this process (or of its waited-for children), in MiB."""
-    who = resource.RUSAGE_CHILDREN if children else resource.RUSAGE_SELF
-    kib = resource.getrusage(who).ru_maxrss  # KiB on Linux
+def peak_rss_mib() -> float:
+    """Peak resident set size of this process so far, in MiB."""
+    kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     return round(kib / 1024.0, 1)
 
 
@@ -159,10 +170,18 @@ def learner_questions(n: int, skip: int = 0) -> list[str]:
     return questions[skip : skip + n]
 
 
-def parse_args(description: str, add: Callable[[argparse.ArgumentParser], None] | None = None) -> argparse.Namespace:
+def parse_args(
+    description: str,
+    add: Callable[[argparse.ArgumentParser], None] | None = None,
+) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--quick", action="store_true", help="small corpus, few samples (for tests)")
     parser.add_argument("--out", type=Path, help="also write the JSON result to this file")
+    parser.add_argument(
+        "--torch-threads",
+        type=int,
+        help="torch intra-op threads (default: torch's own choice, as the bot runs)",
+    )
     if add is not None:
         add(parser)
     return parser.parse_args()
@@ -192,12 +211,20 @@ def emit(result: dict[str, Any], out: Path | None) -> None:
     sys.stdout.flush()
 
 
-def run_bench(name: str, main: Callable[[argparse.Namespace], dict[str, Any]], args: argparse.Namespace) -> None:
+def run_bench(
+    name: str,
+    main: Callable[[argparse.Namespace], dict[str, Any]],
+    args: argparse.Namespace,
+) -> None:
     """Run `main` with stdout diverted to stderr, then emit its result with the machine info."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     started = time.perf_counter()
     with stdout_to_stderr():
-        machine = machine_info()
+        import torch
+
+        if args.torch_threads:
+            torch.set_num_threads(args.torch_threads)
+        machine = {**machine_info(), "torch_threads": torch.get_num_threads()}
         result = main(args)
     total = time.perf_counter() - started
     log(name, f"done in {total:.1f} s")
@@ -208,6 +235,7 @@ def run_bench(name: str, main: Callable[[argparse.Namespace], dict[str, Any]], a
             "machine": machine,
             **result,
             "bench_seconds": round(total, 2),
+            "load_average_1_5_15_at_end": [round(x, 2) for x in os.getloadavg()],
         },
         args.out,
     )

@@ -8,6 +8,7 @@ the benchmark queries go through the model.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import re
@@ -37,17 +38,27 @@ _WORD = re.compile(r"[A-Za-z]{3,}")
 _SPACE = re.compile(r"(\s+)")
 
 
-def warm_embedder(settings: Settings) -> tuple[SentenceTransformerEmbedder, float]:
-    """The configured embedder with its model loaded and one batch run; returns load seconds."""
+def warm_embedder(settings: Settings, full_batch: bool = False) -> tuple[SentenceTransformerEmbedder, float]:
+    """The configured embedder with its model loaded and run once; returns the load seconds.
+
+    `full_batch` warms it with a whole batch of chunk-sized texts (for throughput measurements,
+    so that the first timed batch pays no one-off allocation cost); otherwise with a few queries.
+    """
     embedder = make_embedder(settings)
     started = time.perf_counter()
     _ = embedder.model
     load = time.perf_counter() - started
-    embedder.encode(["warm-up: why does my model overfit?"] * 4)
+    if full_batch:
+        text = " ".join(["gradient descent nudges every weight against its loss gradient."] * 18)
+        embedder.encode([text] * embedder.batch_size)
+    else:
+        embedder.encode(["warm-up: why does my model overfit?"] * 4)
     return embedder, load
 
 
-def make_ingestor(settings: Settings, store: SqlKnowledgeStore, client: Any, embedder: SentenceTransformerEmbedder) -> Ingestor:
+def make_ingestor(
+    settings: Settings, store: SqlKnowledgeStore, client: Any, embedder: SentenceTransformerEmbedder
+) -> Ingestor:
     """An Ingestor wired like `run_ingest` does, but with a caller-supplied (warm) embedder."""
     return Ingestor(
         store=store,
@@ -67,6 +78,7 @@ class RealCorpus:
     vectors: np.ndarray
     report: IngestReport
     ingest_seconds: float
+    ingest_cpu_seconds: float
 
     @property
     def dim(self) -> int:
@@ -80,9 +92,11 @@ async def _ingest_and_read(
     try:
         store = SqlKnowledgeStore(engine)
         ingestor = make_ingestor(settings, store, client, embedder)
+        cpu = time.process_time()
         started = time.perf_counter()
         report = await ingestor.run(list(targets) if targets is not None else None)
         seconds = time.perf_counter() - started
+        cpu_seconds = time.process_time() - cpu
         if report.errors:
             raise RuntimeError(f"ingest failed: {report.errors}")
         chunks = await store.chunks()
@@ -94,7 +108,7 @@ async def _ingest_and_read(
     index = ChromaVectorIndex.open(client, state.collection)
     found = await asyncio.to_thread(index.get_vectors, [c.id for c in chunks])
     vectors = np.stack([found[c.id] for c in chunks]).astype(np.float32)
-    return RealCorpus(chunks, vectors, report, seconds)
+    return RealCorpus(chunks, vectors, report, seconds, cpu_seconds)
 
 
 def ingest_real(
@@ -139,7 +153,12 @@ def _perturb(text: str, rng: np.random.Generator, vocab: Sequence[str]) -> str:
     return "".join(parts)
 
 
-def synthesise(real: RealCorpus, size: int, seed: int = DEFAULT_SEED, noise: float = DEFAULT_NOISE) -> SyntheticCorpus:
+def synthesise(
+    real: RealCorpus,
+    size: int,
+    seed: int = DEFAULT_SEED,
+    noise: float = DEFAULT_NOISE,
+) -> SyntheticCorpus:
     """`size` chunks: chunk j copies real chunk j mod n (same metadata, perturbed text, noisy vector).
 
     Deterministic for a given (real corpus, size, seed, noise).
@@ -227,3 +246,19 @@ def build_corpus(
 def drop_corpus(client: Any, built: BuiltCorpus) -> None:
     with contextlib.suppress(Exception):
         client.delete_collection(built.name)
+
+
+def add_corpus_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--sizes", help="comma-separated synthetic corpus sizes, e.g. 1000,10000")
+    parser.add_argument("--noise", type=float, default=DEFAULT_NOISE, help="per-component vector noise")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of vector noise and text edits")
+
+
+def sizes_of(args: argparse.Namespace, full: tuple[int, ...], quick: tuple[int, ...]) -> tuple[int, ...]:
+    if args.sizes:
+        return tuple(int(s) for s in args.sizes.split(","))
+    return quick if args.quick else full
+
+
+def size_label(size: int) -> str:
+    return f"{size // 1000}k" if size % 1000 == 0 else str(size)

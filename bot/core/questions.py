@@ -113,10 +113,8 @@ def _check_node(node: ast.expr, names: frozenset[str], expression: str) -> None:
             raise reject(f"the constant {node.value!r}")
     elif isinstance(node, ast.Name):
         if node.id not in names:
-            raise ExpressionError(
-                f"answer expression {expression!r} uses {node.id!r}, which is not a param "
-                f"(params: {sorted(names)})"
-            )
+            params = sorted(names)
+            raise ExpressionError(f"answer expression {expression!r} uses {node.id!r}; params are {params}")
     elif isinstance(node, ast.BinOp):
         if type(node.op) not in _BINARY_OPS:
             raise reject(f"the operator {type(node.op).__name__}")
@@ -238,9 +236,7 @@ class McqItem(_PromptItem):
             if not option.strip():
                 raise ValueError(f"option {index} is empty")
             if BANNED_OPTION_PATTERN.search(option):
-                raise ValueError(
-                    f"option {index} {option!r} is a combination option (all/none/both); not allowed"
-                )
+                raise ValueError(f"option {index} {option!r} combines other options (all/none/both)")
             key = _normalise(option)
             if key in seen:
                 raise ValueError(f"options {seen[key]} and {index} are identical: {option!r}")

@@ -14,9 +14,13 @@ from bot.retrieval.embeddings import SentenceTransformerEmbedder
 from bot.retrieval.lexical import BM25Index
 
 RRF_K = 60
+# BM25 is a strong second opinion but over-rewards general pages that repeat a question's
+# everyday words ("job", "model"); weighting it below the dense ranking fixed that on the eval set.
+LEXICAL_WEIGHT = 0.7
 CANDIDATES = 50
 STAGE_BOOST = 1.25
 NEAR_DUPLICATE_JACCARD = 0.6
+MAX_PER_SOURCE = 3  # so one long document cannot fill the whole top k
 _WORDS = re.compile(r"[a-z0-9]+")
 
 
@@ -102,7 +106,7 @@ class HybridRetriever:
             evidence.setdefault(cid, {}).update(sim=hit.score, drank=hit.dense_rank or 0)
         for rank, (row, score) in enumerate(lexical, start=1):
             cid = self.chunks[row].id
-            fused[cid] = fused.get(cid, 0.0) + 1.0 / (RRF_K + rank)
+            fused[cid] = fused.get(cid, 0.0) + LEXICAL_WEIGHT / (RRF_K + rank)
             evidence.setdefault(cid, {}).update(lex=score, lrank=rank)
         if boost_stage:
             for cid in fused:
@@ -119,14 +123,15 @@ class HybridRetriever:
     def _distinct(
         self, ranked: list[tuple[str, float]], evidence: dict[str, dict[str, float | int]], k: int
     ) -> list[SearchHit]:
-        """Drop near-duplicates and further slices of a section already chosen."""
+        """Drop near-duplicates, further slices of a chosen section, and a document's 4th+ hit."""
         chosen: list[SearchHit] = []
         shingles: list[set[tuple[str, ...]]] = []
         sections: set[tuple[str, str]] = set()
+        per_source: dict[str, int] = {}
         for cid, score in ranked:
             chunk = self.chunks[self._row[cid]]
             key = (chunk.source, chunk.title)
-            if key in sections:
+            if key in sections or per_source.get(chunk.source, 0) >= MAX_PER_SOURCE:
                 continue
             sh = _shingles(chunk.text)
             if any(_near_duplicate(sh, other) for other in shingles):
@@ -143,6 +148,7 @@ class HybridRetriever:
                 )
             )
             sections.add(key)
+            per_source[chunk.source] = per_source.get(chunk.source, 0) + 1
             shingles.append(sh)
             if len(chosen) == k:
                 break

@@ -78,9 +78,7 @@ def test_roadmap_has_the_five_stages_and_every_concept_in_teaching_order() -> No
 def test_concept_folder_holds_only_known_explainers() -> None:
     expected = {CONCEPTS_DIR / stage / f"{concept}.md" for stage, concept in CONCEPT_CASES}
     found = {path for path in CONCEPTS_DIR.rglob("*") if path.is_file()}
-    assert sorted(found - expected) == [], (
-        "files under knowledge/concepts that are not one of the 34 concepts"
-    )
+    assert sorted(found - expected) == [], "files under knowledge/concepts that are not a known concept"
     assert len(expected) == 34
 
 
@@ -122,9 +120,8 @@ def test_explainer_python_blocks_parse(stage: str, concept: str) -> None:
         try:
             ast.parse(code)
         except SyntaxError as exc:
-            failures.append(
-                f"{path.relative_to(ROOT)} block {index} (line {exc.lineno} of the block): {exc.msg}"
-            )
+            where = f"{path.relative_to(ROOT)} block {index}"
+            failures.append(f"{where} (line {exc.lineno} of the block): {exc.msg}")
     assert failures == []
 
 

@@ -185,9 +185,8 @@ def _rejected(root: Path) -> ContentError:
 def test_a_valid_file_loads(tmp_path: Path) -> None:
     _write(tmp_path, _valid_items())
     bank = load_bank([tmp_path])
-    assert [item.id for item in bank.for_concept("bias-variance")] == [
-        f"bias-variance.0{i}" for i in range(1, 5)
-    ]
+    ids = [item.id for item in bank.for_concept("bias-variance")]
+    assert ids == [f"bias-variance.0{i}" for i in range(1, 5)]
 
 
 def test_duplicate_id_in_a_file_is_rejected(tmp_path: Path) -> None:
@@ -264,9 +263,7 @@ def test_explanation_of_exactly_200_characters_is_fine(tmp_path: Path) -> None:
     assert load_bank([tmp_path]).item("bias-variance.02").explanation == "x" * 200
 
 
-def test_code_in_a_numeric_answer_is_rejected_without_running(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_code_in_an_answer_is_rejected_unrun(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[str] = []
     monkeypatch.setattr(os, "system", calls.append)
     items = _valid_items()
@@ -346,9 +343,8 @@ def test_id_of_another_concept_is_rejected(tmp_path: Path) -> None:
     items = _valid_items()
     items[0]["id"] = "cross-validation.01"
     _write(tmp_path, items)
-    assert "cross-validation.01: id must start with the file's concept 'bias-variance'" in str(
-        _rejected(tmp_path)
-    )
+    message = str(_rejected(tmp_path))
+    assert "cross-validation.01: id must start with the file's concept 'bias-variance'" in message
 
 
 def test_malformed_yaml_names_the_file_and_line(tmp_path: Path) -> None:
