@@ -14,9 +14,7 @@ BUNDLED_MODEL = "all-MiniLM-L6-v2"
 class Settings(BaseSettings):
     """Every setting of the bot. `.env.example` documents each key."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="MENTOR_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
-    )
+    model_config = SettingsConfigDict(env_prefix="MENTOR_", env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
     data_dir: Path = Field(default=REPO_ROOT / "data")
     knowledge_dir: Path = Field(default=REPO_ROOT / "knowledge")

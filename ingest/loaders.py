@@ -42,9 +42,7 @@ def parse_markdown(data: bytes, source: str, mdx: bool = False) -> Parsed:
     except ContentError as exc:
         raise LoadError(source, exc.args[0].split(": ", 1)[-1], exc.line) from exc
     if mdx:
-        body = "\n".join(
-            "" if _MDX_LINE.match(line) else _JSX_SELF_CLOSING.sub("", line) for line in body.split("\n")
-        )
+        body = "\n".join("" if _MDX_LINE.match(line) else _JSX_SELF_CLOSING.sub("", line) for line in body.split("\n"))
     lines = body.split("\n")
     tokens = MarkdownIt("commonmark").enable("table").parse(body)
     sections: list[Section] = []

@@ -117,10 +117,18 @@ class Ingestor:
         roots = (
             [normalise_root(t, self.knowledge_dir) for t in targets]
             if targets is not None
-            else [BUNDLED_ROOT, *sorted({s.root for s in old.values() if s.root != BUNDLED_ROOT and not is_url(s.root)})]
+            else [
+                BUNDLED_ROOT,
+                *sorted({s.root for s in old.values() if s.root != BUNDLED_ROOT and not is_url(s.root)}),
+            ]
         )
         docs, removed = await asyncio.to_thread(
-            self._collect, roots, old, explicit, rebuild or (state is not None and state.chunker_version != CHUNKER_VERSION), report
+            self._collect,
+            roots,
+            old,
+            explicit,
+            rebuild or (state is not None and state.chunker_version != CHUNKER_VERSION),
+            report,
         )
         writes: list[SourceWrite] = []
         now = datetime.now(UTC)
@@ -192,8 +200,10 @@ class Ingestor:
                     data, suffix = read_bytes(ref, self.url_timeout, self.url_max_bytes)
                     digest = content_hash(data)
                     previous = old_by_ref.get(ref.source, [])
-                    if previous and not force and all(
-                        p.content_hash == digest and p.root == ref.root for p in previous
+                    if (
+                        previous
+                        and not force
+                        and all(p.content_hash == digest and p.root == ref.root for p in previous)
                     ):
                         report.unchanged += 1
                         continue

@@ -106,16 +106,18 @@ def read_bytes(ref: SourceRef, timeout: float, max_bytes: int) -> tuple[bytes, s
 
 def fetch_url(url: str, timeout: float, max_bytes: int) -> tuple[bytes, str]:
     try:
-        with httpx.Client(timeout=timeout, follow_redirects=True, max_redirects=5) as client:
-            with client.stream("GET", url, headers={"User-Agent": "ml-mentor-ingest/0.1"}) as resp:
-                if resp.status_code >= 400:
-                    raise LoadError(url, f"the server answered HTTP {resp.status_code}")
-                body = bytearray()
-                for part in resp.iter_bytes():
-                    body.extend(part)
-                    if len(body) > max_bytes:
-                        raise LoadError(url, f"larger than {max_bytes} bytes (MENTOR_URL_MAX_BYTES)")
-                ctype = resp.headers.get("content-type", "").split(";")[0].strip().lower()
+        with (
+            httpx.Client(timeout=timeout, follow_redirects=True, max_redirects=5) as client,
+            client.stream("GET", url, headers={"User-Agent": "ml-mentor-ingest/0.1"}) as resp,
+        ):
+            if resp.status_code >= 400:
+                raise LoadError(url, f"the server answered HTTP {resp.status_code}")
+            body = bytearray()
+            for part in resp.iter_bytes():
+                body.extend(part)
+                if len(body) > max_bytes:
+                    raise LoadError(url, f"larger than {max_bytes} bytes (MENTOR_URL_MAX_BYTES)")
+            ctype = resp.headers.get("content-type", "").split(";")[0].strip().lower()
     except httpx.TimeoutException as exc:
         raise LoadError(url, f"unreachable: timed out after {timeout:g} s") from exc
     except httpx.HTTPError as exc:
@@ -202,7 +204,9 @@ def roadmap_documents(roadmap: Roadmap, root: str, digest: str, titles: dict[str
             )
         )
     docs.append(
-        Document(f"{ROADMAP_SOURCE}#career-paths", root, "career", "", "", "Career paths", digest, tuple(career_sections))
+        Document(
+            f"{ROADMAP_SOURCE}#career-paths", root, "career", "", "", "Career paths", digest, tuple(career_sections)
+        )
     )
     prereq = "\n".join(f"- {p.title}: {p.why}" for p in roadmap.prerequisites)
     docs.append(
@@ -215,7 +219,10 @@ def roadmap_documents(roadmap: Roadmap, root: str, digest: str, titles: dict[str
             roadmap.title,
             digest,
             (
-                Section((roadmap.title,), f"{roadmap.summary} Duration: {roadmap.duration_months[0]}–{roadmap.duration_months[1]} months."),
+                Section(
+                    (roadmap.title,),
+                    f"{roadmap.summary} Duration: {roadmap.duration_months[0]}–{roadmap.duration_months[1]} months.",
+                ),
                 Section((roadmap.title, "Prerequisites"), prereq),
             ),
         )

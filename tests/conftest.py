@@ -23,7 +23,9 @@ PG_URL = os.environ.get("MENTOR_TEST_POSTGRES_URL", "postgresql+asyncpg://postgr
 def make_settings(data_dir: Path, **overrides: object):  # type: ignore[no-untyped-def]
     from bot.config import Settings
 
-    return Settings(_env_file=None, data_dir=data_dir, knowledge_dir=overrides.pop("knowledge_dir", KNOWLEDGE), **overrides)  # type: ignore[call-arg]
+    return Settings(
+        _env_file=None, data_dir=data_dir, knowledge_dir=overrides.pop("knowledge_dir", KNOWLEDGE), **overrides
+    )  # type: ignore[call-arg]
 
 
 @pytest.fixture(scope="session")

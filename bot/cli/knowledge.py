@@ -93,8 +93,15 @@ def print_report(report: IngestReport) -> None:
 
 def ingest(
     ctx: typer.Context,
-    targets: Annotated[list[str] | None, typer.Argument(help="Files, folders or http(s) URLs. None: refresh the bundled knowledge and every known source.")] = None,
-    rebuild: Annotated[bool, typer.Option("--rebuild", help="Re-embed everything (needed after changing the embedding model).")] = False,
+    targets: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Files, folders or http(s) URLs. None: refresh the bundled knowledge and every known source."
+        ),
+    ] = None,
+    rebuild: Annotated[
+        bool, typer.Option("--rebuild", help="Re-embed everything (needed after changing the embedding model).")
+    ] = False,
     strict: Annotated[bool, typer.Option("--strict", help="Commit nothing when any document fails.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
@@ -142,7 +149,9 @@ def search(
     if not hits:
         out.print("No matching passages.")
     for n, hit in enumerate(hits, start=1):
-        out.print(f"[bold]{n}. {hit['title']}[/]  [dim]{hit['source']} · {hit['stage'] or '-'} · score {hit['score']:.4f}[/]")
+        out.print(
+            f"[bold]{n}. {hit['title']}[/]  [dim]{hit['source']} · {hit['stage'] or '-'} · score {hit['score']:.4f}[/]"
+        )
         text = str(hit["text"])
         out.print(text[:400] + ("…" if len(text) > 400 else ""), highlight=False)
         out.print()
@@ -183,7 +192,14 @@ def sources_list(
         return
     table = Table("source", "kind", "stage", "concept", "chunks", "ingested (UTC)")
     for r in rows:
-        table.add_row(str(r["source"]), str(r["kind"]), str(r["stage"]), str(r["concept"]), str(r["chunks"]), str(r["ingested_at"])[:19])
+        table.add_row(
+            str(r["source"]),
+            str(r["kind"]),
+            str(r["stage"]),
+            str(r["concept"]),
+            str(r["chunks"]),
+            str(r["ingested_at"])[:19],
+        )
     out.print(table)
     out.print(f"{len(rows)} documents, {sum(int(str(r['chunks'])) for r in rows)} chunks")
 

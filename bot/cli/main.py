@@ -14,7 +14,9 @@ from bot.cli.common import configure_logging, fail, out, settings_of
 from bot.config import Settings
 from bot.retrieval.embeddings import force_offline
 
-app = typer.Typer(help="ml-mentor: a mentor bot for learning Machine Learning.", no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="ml-mentor: a mentor bot for learning Machine Learning.", no_args_is_help=True, add_completion=False
+)
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(knowledge.sources_app, name="sources")
@@ -31,7 +33,9 @@ app.add_typer(mentor_cli.eval_app, name="eval")
 @app.callback()
 def _root(
     ctx: typer.Context,
-    env_file: Annotated[str | None, typer.Option("--env-file", help="Read settings from this file instead of ./.env.")] = None,
+    env_file: Annotated[
+        str | None, typer.Option("--env-file", help="Read settings from this file instead of ./.env.")
+    ] = None,
 ) -> None:
     force_offline()
     try:

@@ -40,7 +40,10 @@ def render_answer(answer: Answer) -> None:
     out.print(f"[bold green]mentor>[/] [{style}]{escape(answer.text)}[/]", highlight=False)
     for c in answer.citations:
         where = " · ".join(x for x in (c.stage, c.concept) if x)
-        out.print(f"  [cyan][{c.n}][/] {escape(c.title)}  [dim]{escape(c.source)}{' · ' + where if where else ''}[/]", highlight=False)
+        out.print(
+            f"  [cyan][{c.n}][/] {escape(c.title)}  [dim]{escape(c.source)}{' · ' + where if where else ''}[/]",
+            highlight=False,
+        )
 
 
 class TerminalMentor:
@@ -96,7 +99,9 @@ class TerminalMentor:
         r = self.roadmap
         out.print(f"[bold]{escape(r.title)}[/] ({r.duration_months[0]}–{r.duration_months[1]} months)")
         for s in r.stages:
-            out.print(f"  {s.order}. [bold]{escape(s.title)}[/] [dim](weeks {s.weeks[0]}–{s.weeks[1]}, /stage {s.id})[/]")
+            out.print(
+                f"  {s.order}. [bold]{escape(s.title)}[/] [dim](weeks {s.weeks[0]}–{s.weeks[1]}, /stage {s.id})[/]"
+            )
             out.print(f"     {escape(', '.join(self.titles.get(c, c) for c in s.concepts))}", highlight=False)
 
     def show_stage(self, stage_id: str) -> None:
@@ -196,7 +201,9 @@ def run(ctx: typer.Context) -> None:
     settings = settings_of(ctx)
     for name, token in (("Discord", settings.discord_token), ("Telegram", settings.telegram_token)):
         if token is not None:
-            err.print(f"{name} token found, but the {name} front-end is not part of this version yet; it is not started.")
+            err.print(
+                f"{name} token found, but the {name} front-end is not part of this version yet; it is not started."
+            )
     _run_terminal(settings, announce=True)
 
 
@@ -206,7 +213,9 @@ def _run_terminal(settings: Settings, announce: bool) -> None:
             await ensure_index(services)
             purged = await purge_question_log(services)
             if purged:
-                err.print(f"Question log: {purged} entries older than {settings.question_log_retention_days} days removed.")
+                err.print(
+                    f"Question log: {purged} entries older than {settings.question_log_retention_days} days removed."
+                )
             mentor = build_mentor(services)
             await services.index.refresh()
             watcher = asyncio.create_task(services.index.watch(settings.index_poll_seconds))
@@ -245,8 +254,15 @@ def admin_questions(
         finally:
             await engine.dispose()
         return [
-            {"id": r.id, "asked_at": r.asked_at.isoformat(), "platform": r.platform, "question": r.question,
-             "abstained": r.abstained, "top_score": r.top_score, "feedback": r.feedback}
+            {
+                "id": r.id,
+                "asked_at": r.asked_at.isoformat(),
+                "platform": r.platform,
+                "question": r.question,
+                "abstained": r.abstained,
+                "top_score": r.top_score,
+                "feedback": r.feedback,
+            }
             for r in rows
         ]
 
@@ -258,7 +274,15 @@ def admin_questions(
     for r in rows:
         fb = {1: "👍", -1: "👎"}.get(r["feedback"], "")  # type: ignore[call-overload]
         score = f"{r['top_score']:.3f}" if isinstance(r["top_score"], float) else "-"
-        table.add_row(str(r["id"]), str(r["asked_at"])[:19], str(r["platform"]), str(r["question"])[:80], "yes" if r["abstained"] else "", score, fb)
+        table.add_row(
+            str(r["id"]),
+            str(r["asked_at"])[:19],
+            str(r["platform"]),
+            str(r["question"])[:80],
+            "yes" if r["abstained"] else "",
+            score,
+            fb,
+        )
     out.print(table)
 
 
@@ -269,7 +293,9 @@ def eval_retrieval(
     k: Annotated[int, typer.Option("--k", min=1, max=50)] = 5,
     baseline: Annotated[str | None, typer.Option("--baseline", help="Also run a baseline: dense")] = None,
     split: Annotated[str, typer.Option("--split", help="all, calibration (even items) or heldout (odd items)")] = "all",
-    threshold: Annotated[float | None, typer.Option("--threshold", help="Abstention threshold (default: the mentor's)")] = None,
+    threshold: Annotated[
+        float | None, typer.Option("--threshold", help="Abstention threshold (default: the mentor's)")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """hit@1, hit@k, MRR and abstention precision/recall; --baseline dense for a side-by-side figure."""
@@ -321,9 +347,24 @@ def eval_retrieval(
     table = Table("retriever", "hit@1", f"hit@{k}", "MRR", "abstain P", "abstain R", "in-scope abstain")
     for name, d in rows:
         assert isinstance(d, dict)
-        table.add_row(name, *(f"{d[key]:.3f}" for key in ("hit_at_1", "hit_at_k", "mrr", "abstain_precision", "abstain_recall", "in_scope_abstain_rate")))
+        table.add_row(
+            name,
+            *(
+                f"{d[key]:.3f}"
+                for key in (
+                    "hit_at_1",
+                    "hit_at_k",
+                    "mrr",
+                    "abstain_precision",
+                    "abstain_recall",
+                    "in_scope_abstain_rate",
+                )
+            ),
+        )
     out.print(table)
-    out.print(f"{data['n_in_scope']} in-scope, {data['n_out_of_scope']} out-of-scope questions; threshold {data['threshold']}")
+    out.print(
+        f"{data['n_in_scope']} in-scope, {data['n_out_of_scope']} out-of-scope questions; threshold {data['threshold']}"
+    )
     for miss in data["misses"]:  # type: ignore[attr-defined]
         out.print(f"[yellow]miss:[/] {escape(str(miss))}", highlight=False)
 

@@ -88,9 +88,7 @@ class EvalResult:
 Search = Callable[[str, int], Awaitable[list[SearchHit]]]
 
 
-async def evaluate(
-    search: Search, evalset: EvalSet, k: int, abstains: Callable[[list[SearchHit]], bool]
-) -> EvalResult:
+async def evaluate(search: Search, evalset: EvalSet, k: int, abstains: Callable[[list[SearchHit]], bool]) -> EvalResult:
     """Run every question through `search` and score ranking and abstention."""
     hits1 = hitsk = 0
     rr = 0.0
@@ -115,7 +113,9 @@ async def evaluate(
         if abstains(hits):
             right_abstain += 1
         else:
-            misses.append({"q": q, "problem": "answered an out-of-scope question", "got": [h.chunk.concept for h in hits[:3]]})
+            misses.append(
+                {"q": q, "problem": "answered an out-of-scope question", "got": [h.chunk.concept for h in hits[:3]]}
+            )
     n_in = len(evalset.in_scope)
     n_out = len(evalset.out_of_scope)
     total_abstain = wrong_abstain + right_abstain

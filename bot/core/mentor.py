@@ -24,8 +24,52 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[`])")
 _WORD = re.compile(r"[a-z0-9]+")
 _CITATION = re.compile(r"\[(\d{1,2})\]")
 _STOP = frozenset(
-    "a an and are as at be but by can do does for from how i if in into is it its my of on or so "
-    "that the their then there this to was what when where which why will with you your".split()
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "but",
+        "by",
+        "can",
+        "do",
+        "does",
+        "for",
+        "from",
+        "how",
+        "i",
+        "if",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "my",
+        "of",
+        "on",
+        "or",
+        "so",
+        "that",
+        "the",
+        "their",
+        "then",
+        "there",
+        "this",
+        "to",
+        "was",
+        "what",
+        "when",
+        "where",
+        "which",
+        "why",
+        "will",
+        "with",
+        "you",
+        "your",
+    ]
 )
 
 SYSTEM_PROMPT = (
@@ -83,7 +127,9 @@ def confidence(hits: list[SearchHit]) -> float | None:
     return max(sims) if sims else None
 
 
-def compose_extractive(question: str, hits: list[SearchHit], max_chars: int = MAX_ANSWER_CHARS) -> tuple[str, list[int]]:
+def compose_extractive(
+    question: str, hits: list[SearchHit], max_chars: int = MAX_ANSWER_CHARS
+) -> tuple[str, list[int]]:
     """A short answer of the passages' most relevant sentences, each ending in its [n] marker.
 
     Returns the text and the 0-based indexes of the hits it cites, in citation order.
@@ -241,27 +287,31 @@ class MentorService:
             text = f"{text}\n\n({note})"
         return Answer(text, citations, False, "extractive", conf, scores, note=note)
 
-    async def _llm_answer(
-        self, question: str, hits: list[SearchHit], conf: float, scores: tuple[float, ...]
-    ) -> Answer:
+    async def _llm_answer(self, question: str, hits: list[SearchHit], conf: float, scores: tuple[float, ...]) -> Answer:
         assert self.chat_model is not None
-        passages = "\n\n".join(
-            f"[{n}] {h.chunk.title}\n{h.chunk.text}" for n, h in enumerate(hits, start=1)
-        )
+        passages = "\n\n".join(f"[{n}] {h.chunk.title}\n{h.chunk.text}" for n, h in enumerate(hits, start=1))
         user = f"Passages:\n{passages}\n\nLearner's question:\n<<<\n{question}\n>>>"
         try:
             reply = await asyncio.wait_for(self.chat_model.complete(SYSTEM_PROMPT, user), self.llm_timeout)
         except Exception as exc:  # any provider failure falls back to the extractive answer
             reason = "timed out" if isinstance(exc, TimeoutError) else "was unavailable"
             return self._extractive(
-                question, hits, conf, scores, note=f"The language model {reason}; this answer is quoted from the materials."
+                question,
+                hits,
+                conf,
+                scores,
+                note=f"The language model {reason}; this answer is quoted from the materials.",
             )
         if reply.strip().strip(".").upper() == NOT_COVERED:
             return self._abstain(hits, conf, scores)
         cleaned, cited = parse_citations(reply, len(hits))
         if not cited:
             return self._extractive(
-                question, hits, conf, scores, note="The language model cited no passage; this answer is quoted from the materials."
+                question,
+                hits,
+                conf,
+                scores,
+                note="The language model cited no passage; this answer is quoted from the materials.",
             )
         citations = tuple(_citation(new, hits[old - 1]) for new, old in enumerate(cited, start=1))
         return Answer(renumber(cleaned, cited), citations, False, "llm", conf, scores)

@@ -26,9 +26,7 @@ def make_client(chroma_url: str | None, chroma_dir: str) -> Any:
         if parsed.scheme not in ("http", "https") or not parsed.hostname:
             raise ValueError(f"MENTOR_CHROMA_URL must look like http://host:8000, got {chroma_url!r}")
         port = parsed.port or (443 if parsed.scheme == "https" else 8000)
-        return chromadb.HttpClient(
-            host=parsed.hostname, port=port, ssl=parsed.scheme == "https", settings=settings
-        )
+        return chromadb.HttpClient(host=parsed.hostname, port=port, ssl=parsed.scheme == "https", settings=settings)
     return chromadb.PersistentClient(path=chroma_dir, settings=settings)
 
 
@@ -83,16 +81,12 @@ class ChromaVectorIndex:
                 found[cid] = np.asarray(vec, dtype=np.float32)
         return found
 
-    def query(
-        self, vector: np.ndarray, n: int, where: dict[str, Any] | None = None
-    ) -> list[tuple[str, float]]:
+    def query(self, vector: np.ndarray, n: int, where: dict[str, Any] | None = None) -> list[tuple[str, float]]:
         """The `n` nearest chunk ids with their cosine similarity, best first."""
         n = min(n, self.count())
         if n <= 0:
             return []
-        result = self.collection.query(
-            query_embeddings=[vector], n_results=n, where=where, include=["distances"]
-        )
+        result = self.collection.query(query_embeddings=[vector], n_results=n, where=where, include=["distances"])
         ids = result["ids"][0]
         distances = result["distances"][0]
         return [(cid, 1.0 - float(d)) for cid, d in zip(ids, distances, strict=True)]

@@ -55,7 +55,11 @@ class HybridRetriever:
 
     @classmethod
     def build(
-        cls, embedder: SentenceTransformerEmbedder, vectors: ChromaVectorIndex, chunks: Sequence[Chunk], generation: int = 0
+        cls,
+        embedder: SentenceTransformerEmbedder,
+        vectors: ChromaVectorIndex,
+        chunks: Sequence[Chunk],
+        generation: int = 0,
     ) -> HybridRetriever:
         lexical = BM25Index([f"{c.title}\n{c.text}" for c in chunks])
         return cls(embedder, vectors, list(chunks), lexical, generation)

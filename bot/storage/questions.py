@@ -70,9 +70,7 @@ class SqlQuestionLog:
             raise ValueError("feedback is +1 (helpful) or -1 (not helpful)")
         async with self.engine.begin() as conn:
             result = await conn.execute(
-                update(t.question_log)
-                .where(t.question_log.c.id == question_id)
-                .values(feedback=value, feedback_at=at)
+                update(t.question_log).where(t.question_log.c.id == question_id).values(feedback=value, feedback_at=at)
             )
             return bool(result.rowcount)
 

@@ -65,7 +65,9 @@ def _write(folder: Path, name: str, text: str) -> Path:
 def test_changed_and_deleted_files_touch_only_their_chunks(fresh: Bundled, tmp_path: Path) -> None:
     docs = tmp_path / "docs"
     _write(docs, "a.md", GOOD_MD)
-    _write(docs, "b.txt", "Batch normalization normalises activations per mini-batch.\n\nIt allows higher learning rates.")
+    _write(
+        docs, "b.txt", "Batch normalization normalises activations per mini-batch.\n\nIt allows higher learning rates."
+    )
     first = asyncio.run(_ingest(fresh.settings, fresh.client, fresh.embedder, [str(docs)]))
     assert first.added == 2 and first.errors == []
     _write(docs, "b.txt", "Layer normalization normalises across features, not the batch.")
@@ -101,7 +103,9 @@ def test_bad_files_are_named_and_skipped_and_strict_commits_nothing(fresh: Bundl
 def test_unsupported_and_missing_targets_get_one_clear_message(fresh: Bundled, tmp_path: Path) -> None:
     docx = _write(tmp_path, "notes.docx", "x")
     report = asyncio.run(
-        _ingest(fresh.settings, fresh.client, fresh.embedder, [str(docx), str(tmp_path / "nope.md"), "http://127.0.0.1:9/x"])
+        _ingest(
+            fresh.settings, fresh.client, fresh.embedder, [str(docx), str(tmp_path / "nope.md"), "http://127.0.0.1:9/x"]
+        )
     )
     assert len(report.errors) == 3
     assert "unsupported file type .docx" in report.errors[0]
@@ -109,7 +113,9 @@ def test_unsupported_and_missing_targets_get_one_clear_message(fresh: Bundled, t
     assert "unreachable" in report.errors[2]
 
 
-def test_a_failed_ingest_leaves_the_old_index_serving(fresh: Bundled, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failed_ingest_leaves_the_old_index_serving(
+    fresh: Bundled, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     docs = tmp_path / "docs"
     _write(docs, "a.md", GOOD_MD)
     first = asyncio.run(_ingest(fresh.settings, fresh.client, fresh.embedder, [str(docs)]))
@@ -155,8 +161,12 @@ def test_identical_text_in_two_documents_gets_two_ids(fresh: Bundled, tmp_path: 
 def test_folder_metadata_and_formats(fresh: Bundled, tmp_path: Path) -> None:
     docs = tmp_path / "docs" / "deep-learning" / "cnns"
     _write(docs, "pooling.rst", "Pooling\n=======\n\nMax pooling keeps the largest activation in each window.\n")
-    _write(docs, "page.html", "<html><head><title>Strides</title></head><body><nav>menu</nav><main><h1>Strides</h1>"
-           "<p>A stride of two halves the output size of a convolution.</p></main><script>x()</script></body></html>")
+    _write(
+        docs,
+        "page.html",
+        "<html><head><title>Strides</title></head><body><nav>menu</nav><main><h1>Strides</h1>"
+        "<p>A stride of two halves the output size of a convolution.</p></main><script>x()</script></body></html>",
+    )
     report = asyncio.run(_ingest(fresh.settings, fresh.client, fresh.embedder, [str(tmp_path / "docs")]))
     assert report.errors == [] and report.added == 2
     retriever = asyncio.run(_retriever(fresh.settings, fresh.client, fresh.embedder))
@@ -166,8 +176,12 @@ def test_folder_metadata_and_formats(fresh: Bundled, tmp_path: Path) -> None:
 
 def test_url_ingest_from_a_local_server(fresh: Bundled, tmp_path: Path) -> None:
     site = tmp_path / "site"
-    _write(site, "guide.html", "<html><title>Early stopping</title><body><h1>Early stopping</h1>"
-           "<p>Stop training when the validation loss has not improved for a few epochs.</p></body></html>")
+    _write(
+        site,
+        "guide.html",
+        "<html><title>Early stopping</title><body><h1>Early stopping</h1>"
+        "<p>Stop training when the validation loss has not improved for a few epochs.</p></body></html>",
+    )
     server = ThreadingHTTPServer(("127.0.0.1", 0), partial(SimpleHTTPRequestHandler, directory=str(site)))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -58,10 +58,28 @@ async def test_a_failing_switch_changes_nothing(engine) -> None:  # type: ignore
 async def test_question_log_round_trip_feedback_and_retention(engine) -> None:  # type: ignore[no-untyped-def]
     log = SqlQuestionLog(engine)
     plus_two = timezone(timedelta(hours=2))
-    old = await log.record(asked_at=datetime(2026, 1, 1, 14, tzinfo=plus_two), learner_key="cli:local", platform="cli",
-                           question="old one", abstained=True, top_score=0.2, scores=[0.2], cited_chunks=[], mode="abstain")
-    new = await log.record(asked_at=T0, learner_key="cli:local", platform="cli", question="what is dropout",
-                           abstained=False, top_score=0.61, scores=[0.61, 0.5], cited_chunks=["x"], mode="extractive")
+    old = await log.record(
+        asked_at=datetime(2026, 1, 1, 14, tzinfo=plus_two),
+        learner_key="cli:local",
+        platform="cli",
+        question="old one",
+        abstained=True,
+        top_score=0.2,
+        scores=[0.2],
+        cited_chunks=[],
+        mode="abstain",
+    )
+    new = await log.record(
+        asked_at=T0,
+        learner_key="cli:local",
+        platform="cli",
+        question="what is dropout",
+        abstained=False,
+        top_score=0.61,
+        scores=[0.61, 0.5],
+        cited_chunks=["x"],
+        mode="extractive",
+    )
     assert await log.set_feedback(new, 1, T0)
     assert not await log.set_feedback(99_999, -1, T0)
     rows = await log.list()
@@ -76,8 +94,17 @@ async def test_question_log_round_trip_feedback_and_retention(engine) -> None:  
 async def test_naive_datetimes_are_rejected(engine) -> None:  # type: ignore[no-untyped-def]
     log = SqlQuestionLog(engine)
     with pytest.raises(sa.exc.StatementError, match="naive datetime"):
-        await log.record(asked_at=datetime(2026, 1, 1), learner_key=None, platform="cli", question="q",  # noqa: DTZ001
-                         abstained=False, top_score=None, scores=[], cited_chunks=[], mode="extractive")
+        await log.record(
+            asked_at=datetime(2026, 1, 1),
+            learner_key=None,
+            platform="cli",
+            question="q",
+            abstained=False,
+            top_score=None,
+            scores=[],
+            cited_chunks=[],
+            mode="extractive",
+        )
 
 
 def test_migrations_match_the_table_definitions(db_url: str) -> None:
