@@ -95,6 +95,7 @@ class CardState:
     last_review: datetime | None
 
     def __post_init__(self) -> None:
+        """Validates `state` and normalises the datetimes to UTC."""
         try:
             state = int(State(self.state))
         except ValueError:

@@ -87,3 +87,97 @@ question_log = Table(
     Column("feedback", Integer, nullable=True),
     Column("feedback_at", UTCDateTime(), nullable=True),
 )
+
+# --- practice (issue "Practice") -------------------------------------------------------------
+
+learners = Table(
+    "learners",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("display_name", String(200), nullable=True),
+    Column("time_zone", String(64), nullable=False, default="UTC"),
+)
+
+identities = Table(
+    "identities",
+    metadata,
+    Column("platform", String(32), primary_key=True),
+    Column("external_id", String(200), primary_key=True),
+    Column("learner_id", Integer, ForeignKey("learners.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
+cards = Table(
+    "cards",
+    metadata,
+    Column("learner_id", Integer, ForeignKey("learners.id", ondelete="CASCADE"), primary_key=True),
+    Column("item_id", String(100), primary_key=True),
+    Column("card_id", Integer, nullable=False),
+    Column("state", Integer, nullable=False),
+    Column("step", Integer, nullable=True),
+    Column("stability", Float, nullable=True),
+    Column("difficulty", Float, nullable=True),
+    Column("due", UTCDateTime(), nullable=False),
+    Column("last_review", UTCDateTime(), nullable=True),
+    Column("concept", String(64), nullable=False),
+    Index("ix_cards_learner_due", "learner_id", "due"),
+)
+
+quiz_sessions = Table(
+    "quiz_sessions",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("learner_id", Integer, ForeignKey("learners.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("kind", String(32), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("seed", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+)
+
+quiz_items = Table(
+    "quiz_items",
+    metadata,
+    Column("session_id", String(64), ForeignKey("quiz_sessions.id", ondelete="CASCADE"), primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("item_id", String(100), nullable=False),
+    Column("params", Text, nullable=False, default="{}"),
+    Column("option_order", Text, nullable=False, default="[]"),
+    Column("attempt_id", Integer, nullable=True),
+)
+
+attempts = Table(
+    "attempts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("learner_id", Integer, ForeignKey("learners.id", ondelete="CASCADE"), nullable=False),
+    Column("item_id", String(100), nullable=False, index=True),
+    Column("concept", String(64), nullable=False),
+    Column("session_id", String(64), nullable=True),
+    Column("position", Integer, nullable=True),
+    Column("kind", String(32), nullable=False),
+    Column("answer", Text, nullable=False),
+    Column("verdict", String(16), nullable=False),
+    Column("score", Float, nullable=False),
+    Column("rating", Integer, nullable=True),
+    Column("latency_ms", Integer, nullable=False),
+    Column("first_try", Boolean, nullable=False),
+    Column("counts", Boolean, nullable=False),
+    Column("platform", String(32), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Index("ix_attempts_learner_created", "learner_id", "created_at"),
+)
+
+item_flags = Table(
+    "item_flags",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("item_id", String(100), nullable=False, index=True),
+    Column("learner_id", Integer, ForeignKey("learners.id", ondelete="SET NULL"), nullable=True),
+    Column("attempt_id", Integer, nullable=True),
+    Column("kind", String(16), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("status", String(16), nullable=False, default="open"),
+    Column("created_at", UTCDateTime(), nullable=False),
+)

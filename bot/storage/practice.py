@@ -1,0 +1,359 @@
+"""SQL repositories for learners, identities, FSRS cards, attempts, quiz sessions and item flags."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, case, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from bot.core.practice import (
+    AlreadyAnsweredError,
+    AttemptRecord,
+    DailyCounts,
+    NewAttempt,
+    SessionItemRecord,
+    SessionRecord,
+)
+from bot.core.srs import CardState
+from bot.storage import tables as t
+
+
+class SqlLearners:
+    """Learners and their platform identities."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def learner_for(self, platform: str, external_id: str, now: datetime, display_name: str | None = None) -> int:
+        """The learner behind an identity, created on first contact."""
+        query = select(t.identities.c.learner_id).where(
+            t.identities.c.platform == platform, t.identities.c.external_id == external_id
+        )
+        async with self.engine.begin() as conn:
+            found = (await conn.execute(query)).scalar_one_or_none()
+            if found is not None:
+                return int(found)
+            learner_id = (
+                await conn.execute(
+                    insert(t.learners).returning(t.learners.c.id),
+                    {"created_at": now, "display_name": display_name, "time_zone": "UTC"},
+                )
+            ).scalar_one()
+            try:
+                async with conn.begin_nested():
+                    await conn.execute(
+                        insert(t.identities),
+                        {"platform": platform, "external_id": external_id, "learner_id": learner_id, "created_at": now},
+                    )
+            except IntegrityError:  # another process created it first
+                found = (await conn.execute(query)).scalar_one()
+                await conn.execute(t.learners.delete().where(t.learners.c.id == learner_id))
+                return int(found)
+            return int(learner_id)
+
+
+def _card(m: object) -> CardState:
+    row = m._mapping  # type: ignore[attr-defined]
+    return CardState(
+        card_id=row["card_id"],
+        state=row["state"],
+        step=row["step"],
+        stability=row["stability"],
+        difficulty=row["difficulty"],
+        due=row["due"],
+        last_review=row["last_review"],
+    )
+
+
+@dataclass(frozen=True)
+class FlagRow:
+    id: int
+    item_id: str
+    kind: str
+    reason: str
+    status: str
+    created_at: datetime
+    attempt_id: int | None
+
+
+@dataclass(frozen=True)
+class ItemStats:
+    """Per-item statistics over first-try attempts that count.
+
+    `difficulty` is the share answered correctly (classical p-value, 0–1: low = hard);
+    `discrimination` is the point-biserial correlation between being right on this item and the
+    learner's accuracy on all other items (−1..1; low or negative = the item misleads good learners).
+    """
+
+    item_id: str
+    attempts: int
+    difficulty: float | None
+    discrimination: float | None
+    reports: int
+    disputes: int
+
+
+class SqlPracticeStore:
+    """Implements the core's `PracticeStore` port."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def create_session(self, session: SessionRecord) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                insert(t.quiz_sessions),
+                {
+                    "id": session.id,
+                    "learner_id": session.learner_id,
+                    "kind": session.kind,
+                    "created_at": session.created_at,
+                    "expires_at": session.expires_at,
+                    "seed": session.seed,
+                    "status": session.status,
+                },
+            )
+            await conn.execute(
+                insert(t.quiz_items),
+                [
+                    {
+                        "session_id": session.id,
+                        "position": i.position,
+                        "item_id": i.item_id,
+                        "params": json.dumps(i.params),
+                        "option_order": json.dumps(list(i.option_order)),
+                        "attempt_id": None,
+                    }
+                    for i in session.items
+                ],
+            )
+
+    async def get_session(self, session_id: str) -> SessionRecord | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(t.quiz_sessions).where(t.quiz_sessions.c.id == session_id))).first()
+            if row is None:
+                return None
+            items = (
+                await conn.execute(
+                    select(t.quiz_items).where(t.quiz_items.c.session_id == session_id).order_by(t.quiz_items.c.position)
+                )
+            ).all()
+        m = row._mapping
+        return SessionRecord(
+            id=m["id"],
+            learner_id=m["learner_id"],
+            kind=m["kind"],
+            created_at=m["created_at"],
+            expires_at=m["expires_at"],
+            seed=m["seed"],
+            status=m["status"],
+            items=tuple(
+                SessionItemRecord(
+                    position=i._mapping["position"],
+                    item_id=i._mapping["item_id"],
+                    params={k: int(v) for k, v in json.loads(i._mapping["params"]).items()},
+                    option_order=tuple(json.loads(i._mapping["option_order"])),
+                    attempt_id=i._mapping["attempt_id"],
+                )
+                for i in items
+            ),
+        )
+
+    async def close_session(self, session_id: str, status: str) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(update(t.quiz_sessions).where(t.quiz_sessions.c.id == session_id).values(status=status))
+
+    async def open_sessions(self, learner_id: int, now: datetime) -> list[str]:
+        """Ids of the learner's sessions that are open and not expired, newest first."""
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(t.quiz_sessions.c.id)
+                .where(
+                    t.quiz_sessions.c.learner_id == learner_id,
+                    t.quiz_sessions.c.status == "open",
+                    t.quiz_sessions.c.expires_at > now,
+                )
+                .order_by(t.quiz_sessions.c.created_at.desc())
+            )
+            return [r[0] for r in rows]
+
+    async def cards(self, learner_id: int) -> list[tuple[str, CardState]]:
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(select(t.cards).where(t.cards.c.learner_id == learner_id))).all()
+        return [(r._mapping["item_id"], _card(r)) for r in rows]
+
+    async def seen_items(self, learner_id: int) -> set[str]:
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(select(t.attempts.c.item_id).where(t.attempts.c.learner_id == learner_id).distinct())
+            return {r[0] for r in rows}
+
+    async def daily_counts(self, learner_id: int, since: datetime) -> DailyCounts:
+        query = select(
+            func.coalesce(func.sum(case((t.attempts.c.first_try.is_(False), 1), else_=0)), 0),
+            func.coalesce(func.sum(case((t.attempts.c.first_try.is_(True), 1), else_=0)), 0),
+        ).where(t.attempts.c.learner_id == learner_id, t.attempts.c.created_at >= since)
+        async with self.engine.connect() as conn:
+            reviews, new = (await conn.execute(query)).one()
+        return DailyCounts(int(reviews), int(new))
+
+    async def record_answer(self, attempt: NewAttempt, card: CardState | None, concept: str) -> int:
+        """Insert the attempt, upsert the card and mark the session item answered, atomically."""
+        async with self.engine.begin() as conn:
+            attempt_id = int(
+                (await conn.execute(insert(t.attempts).returning(t.attempts.c.id), vars(attempt))).scalar_one()
+            )
+            if attempt.session_id is not None:
+                marked = await conn.execute(
+                    update(t.quiz_items)
+                    .where(
+                        and_(
+                            t.quiz_items.c.session_id == attempt.session_id,
+                            t.quiz_items.c.position == attempt.position,
+                            t.quiz_items.c.attempt_id.is_(None),
+                        )
+                    )
+                    .values(attempt_id=attempt_id)
+                )
+                if marked.rowcount != 1:
+                    raise AlreadyAnsweredError("you already answered this question in this quiz")
+            if card is not None:
+                await self._upsert_card(conn, attempt.learner_id, attempt.item_id, concept, card)
+        return attempt_id
+
+    @staticmethod
+    async def _upsert_card(conn: AsyncConnection, learner_id: int, item_id: str, concept: str, card: CardState) -> None:
+        values = {
+            "card_id": card.card_id,
+            "state": card.state,
+            "step": card.step,
+            "stability": card.stability,
+            "difficulty": card.difficulty,
+            "due": card.due,
+            "last_review": card.last_review,
+            "concept": concept,
+        }
+        done = await conn.execute(
+            update(t.cards).where(t.cards.c.learner_id == learner_id, t.cards.c.item_id == item_id).values(**values)
+        )
+        if done.rowcount == 0:
+            await conn.execute(insert(t.cards), {"learner_id": learner_id, "item_id": item_id, **values})
+
+    async def attempt(self, attempt_id: int) -> AttemptRecord | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(t.attempts).where(t.attempts.c.id == attempt_id))).first()
+        if row is None:
+            return None
+        m = row._mapping
+        return AttemptRecord(
+            id=m["id"],
+            learner_id=m["learner_id"],
+            item_id=m["item_id"],
+            answer=m["answer"],
+            verdict=m["verdict"],
+            score=m["score"],
+            created_at=m["created_at"],
+            counts=m["counts"],
+        )
+
+    async def add_flag(
+        self, item_id: str, learner_id: int, attempt_id: int | None, kind: str, reason: str, at: datetime
+    ) -> int:
+        async with self.engine.begin() as conn:
+            return int(
+                (
+                    await conn.execute(
+                        insert(t.item_flags).returning(t.item_flags.c.id),
+                        {
+                            "item_id": item_id,
+                            "learner_id": learner_id,
+                            "attempt_id": attempt_id,
+                            "kind": kind,
+                            "reason": reason,
+                            "status": "open",
+                            "created_at": at,
+                        },
+                    )
+                ).scalar_one()
+            )
+
+    async def flags(self, status: str = "open") -> list[FlagRow]:
+        async with self.engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    select(t.item_flags).where(t.item_flags.c.status == status).order_by(t.item_flags.c.created_at)
+                )
+            ).all()
+        return [
+            FlagRow(
+                r._mapping["id"],
+                r._mapping["item_id"],
+                r._mapping["kind"],
+                r._mapping["reason"],
+                r._mapping["status"],
+                r._mapping["created_at"],
+                r._mapping["attempt_id"],
+            )
+            for r in rows
+        ]
+
+    async def item_stats(self, item_ids: Sequence[str]) -> list[ItemStats]:
+        """Difficulty, discrimination and flag counts for the given items."""
+        async with self.engine.connect() as conn:
+            first = (
+                await conn.execute(
+                    select(t.attempts.c.learner_id, t.attempts.c.item_id, t.attempts.c.score).where(
+                        t.attempts.c.first_try.is_(True), t.attempts.c.counts.is_(True)
+                    )
+                )
+            ).all()
+            flag_rows = (
+                await conn.execute(
+                    select(t.item_flags.c.item_id, t.item_flags.c.kind, func.count())
+                    .where(t.item_flags.c.item_id.in_(list(item_ids)))
+                    .group_by(t.item_flags.c.item_id, t.item_flags.c.kind)
+                )
+            ).all()
+        flags = {(r[0], r[1]): int(r[2]) for r in flag_rows}
+        per_learner: dict[int, list[tuple[str, float]]] = {}
+        for learner_id, item_id, score in first:
+            per_learner.setdefault(learner_id, []).append((item_id, 1.0 if score >= 1.0 else 0.0))
+        out = []
+        for item_id in item_ids:
+            xs: list[float] = []
+            ys: list[float] = []
+            for answers in per_learner.values():
+                mine = [s for i, s in answers if i == item_id]
+                others = [s for i, s in answers if i != item_id]
+                if mine and others:
+                    xs.append(mine[0])
+                    ys.append(sum(others) / len(others))
+            n = sum(1 for answers in per_learner.values() for i, _ in answers if i == item_id)
+            right = sum(s for answers in per_learner.values() for i, s in answers if i == item_id)
+            out.append(
+                ItemStats(
+                    item_id=item_id,
+                    attempts=n,
+                    difficulty=right / n if n else None,
+                    discrimination=_correlation(xs, ys),
+                    reports=flags.get((item_id, "report"), 0),
+                    disputes=flags.get((item_id, "dispute"), 0),
+                )
+            )
+        return out
+
+
+def _correlation(xs: list[float], ys: list[float]) -> float | None:
+    n = len(xs)
+    if n < 3:
+        return None
+    mx, my = sum(xs) / n, sum(ys) / n
+    sxx = sum((x - mx) ** 2 for x in xs)
+    syy = sum((y - my) ** 2 for y in ys)
+    if sxx == 0 or syy == 0:
+        return None
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / (sxx * syy) ** 0.5
