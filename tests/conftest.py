@@ -97,7 +97,11 @@ async def _truncate(url: str) -> None:
 
     engine = create_engine(url)
     async with engine.begin() as conn:
-        await conn.execute(text("TRUNCATE chunks, sources, index_state, question_log, learners, identities, cards, quiz_sessions, quiz_items, attempts, item_flags RESTART IDENTITY CASCADE"))
+        await conn.execute(
+            text(
+                "TRUNCATE chunks, sources, index_state, question_log, learners, identities, cards, quiz_sessions, quiz_items, attempts, item_flags RESTART IDENTITY CASCADE"
+            )
+        )
     await engine.dispose()
 
 

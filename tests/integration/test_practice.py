@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 from datetime import UTC, datetime, timedelta
 
@@ -54,8 +55,6 @@ def _service(engine, clock: Clock, **config: int) -> PracticeService:  # type: i
     )
 
 
-
-
 async def _right(service: PracticeService, session, position: int) -> str:  # type: ignore[no-untyped-def]
     """The correct answer as the learner would type it, from the stored session."""
     record = await service.store.get_session(session.id)
@@ -91,7 +90,7 @@ async def test_learn_quiz_interleaves_the_first_two_concepts_and_shuffles_option
     quiz = await service.start_quiz(learner, "learn", 6)
     concepts = [i.concept for i in quiz.items]
     assert set(concepts) == {"supervised-unsupervised", "linear-logistic-regression"}
-    assert all(a != b for a, b in zip(concepts, concepts[1:], strict=False))
+    assert all(a != b for a, b in itertools.pairwise(concepts))
     record = await service.store.get_session(quiz.id)
     for delivered, rec in zip(quiz.items, record.items, strict=True):
         item = BANK.item(rec.item_id)
@@ -116,7 +115,9 @@ async def test_answers_are_graded_scheduled_and_idempotent(engine) -> None:  # t
     assert again.duplicate and again.attempt_id == first.attempt_id and again.verdict == "correct"
     with pytest.raises(AlreadyAnsweredError):
         await service.submit_answer(learner, quiz.id, 0, await _wrong(service, quiz, 0), latency_ms=100, platform="cli")
-    wrong = await service.submit_answer(learner, quiz.id, 1, await _wrong(service, quiz, 1), latency_ms=5000, platform="cli")
+    wrong = await service.submit_answer(
+        learner, quiz.id, 1, await _wrong(service, quiz, 1), latency_ms=5000, platform="cli"
+    )
     assert wrong.verdict == "incorrect" and wrong.correct_answer
     async with engine.connect() as conn:
         assert (await conn.execute(select(func.count()).select_from(t.attempts))).scalar_one() == 2
@@ -158,7 +159,9 @@ async def test_a_restart_loses_nothing(engine) -> None:  # type: ignore[no-untyp
     reopened = await restarted.open_session(learner, quiz.id)
     assert [i.item_id for i in reopened.items] == [i.item_id for i in quiz.items]
     assert [i.answered for i in reopened.items] == [True, False, False]
-    again = await restarted.submit_answer(learner, quiz.id, 1, await _right(restarted, quiz, 1), latency_ms=9000, platform="cli")
+    again = await restarted.submit_answer(
+        learner, quiz.id, 1, await _right(restarted, quiz, 1), latency_ms=9000, platform="cli"
+    )
     assert again.verdict == "correct"
 
 
@@ -187,7 +190,9 @@ async def test_daily_caps_and_catch_up(engine) -> None:  # type: ignore[no-untyp
     quiz = await service.start_quiz(learner, "learn", 10)
     assert len(quiz.items) == 3
     for pos in range(3):
-        await service.submit_answer(learner, quiz.id, pos, await _wrong(service, quiz, pos), latency_ms=9000, platform="cli")
+        await service.submit_answer(
+            learner, quiz.id, pos, await _wrong(service, quiz, pos), latency_ms=9000, platform="cli"
+        )
     with pytest.raises(PracticeError, match="limit"):
         await service.start_quiz(learner, "learn", 10)
     clock.now += timedelta(days=30)
