@@ -28,6 +28,10 @@ class Settings(BaseSettings):
     abstain_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
     question_log_retention_days: int = Field(default=180, ge=0)
 
+    desired_retention: float = Field(default=0.9, ge=0.70, le=0.97)
+    daily_new_items: int = Field(default=20, ge=1, le=500)
+    daily_reviews: int = Field(default=100, ge=1, le=5000)
+
     url_timeout_seconds: float = Field(default=20.0, gt=0)
     url_max_bytes: int = Field(default=20_000_000, gt=0)
     index_poll_seconds: float = Field(default=5.0, gt=0, le=10.0)

@@ -191,7 +191,11 @@ class PracticeStore(Protocol):
 
     async def cards(self, learner_id: int) -> list[tuple[str, CardState]]: ...
 
+    async def card(self, learner_id: int, item_id: str) -> CardState | None: ...
+
     async def seen_items(self, learner_id: int) -> set[str]: ...
+
+    async def has_attempt(self, learner_id: int, item_id: str) -> bool: ...
 
     async def daily_counts(self, learner_id: int, since: datetime) -> DailyCounts: ...
 
@@ -420,14 +424,13 @@ class PracticeService:
             raise AlreadyAnsweredError("you already answered this question in this quiz")
         verdict, score, matched, missing, counts, self_rating = await self._check(item, rec, answer)
         now = self.clock()
-        cards = dict(await self.store.cards(learner_id))
-        card = cards.get(item.id) or new_card(card_id_for(learner_id, item.id), now)
+        card = await self.store.card(learner_id, item.id) or new_card(card_id_for(learner_id, item.id), now)
         if self_rating is not None:
             rating = Rating(self_rating)
         else:
             rating = rating_for(verdict, latency_ms / 1000, EXPECTED_SECONDS[item.type])
         new_state, _record = self.srs.review(card, rating, now, self.rng)
-        seen = await self.store.seen_items(learner_id)
+        first_try = not await self.store.has_attempt(learner_id, item.id)
         attempt_id = await self.store.record_answer(
             NewAttempt(
                 learner_id=learner_id,
@@ -441,7 +444,7 @@ class PracticeService:
                 score=score,
                 rating=int(rating),
                 latency_ms=max(0, latency_ms),
-                first_try=item.id not in seen,
+                first_try=first_try,
                 counts=counts,
                 platform=platform,
                 created_at=now,
@@ -549,4 +552,3 @@ class PracticeService:
             raise PracticeError("that answer does not exist (or is not yours)")
         reason = reason.strip()[:1000] or "no reason given"
         return await self.store.add_flag(attempt.item_id, learner_id, attempt_id, "dispute", reason, self.clock())
-

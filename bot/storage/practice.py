@@ -140,7 +140,9 @@ class SqlPracticeStore:
                 return None
             items = (
                 await conn.execute(
-                    select(t.quiz_items).where(t.quiz_items.c.session_id == session_id).order_by(t.quiz_items.c.position)
+                    select(t.quiz_items)
+                    .where(t.quiz_items.c.session_id == session_id)
+                    .order_by(t.quiz_items.c.position)
                 )
             ).all()
         m = row._mapping
@@ -187,9 +189,25 @@ class SqlPracticeStore:
             rows = (await conn.execute(select(t.cards).where(t.cards.c.learner_id == learner_id))).all()
         return [(r._mapping["item_id"], _card(r)) for r in rows]
 
+    async def card(self, learner_id: int, item_id: str) -> CardState | None:
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(t.cards).where(t.cards.c.learner_id == learner_id, t.cards.c.item_id == item_id)
+                )
+            ).first()
+        return _card(row) if row is not None else None
+
+    async def has_attempt(self, learner_id: int, item_id: str) -> bool:
+        query = select(t.attempts.c.id).where(t.attempts.c.learner_id == learner_id, t.attempts.c.item_id == item_id)
+        async with self.engine.connect() as conn:
+            return (await conn.execute(query.limit(1))).first() is not None
+
     async def seen_items(self, learner_id: int) -> set[str]:
         async with self.engine.connect() as conn:
-            rows = await conn.execute(select(t.attempts.c.item_id).where(t.attempts.c.learner_id == learner_id).distinct())
+            rows = await conn.execute(
+                select(t.attempts.c.item_id).where(t.attempts.c.learner_id == learner_id).distinct()
+            )
             return {r[0] for r in rows}
 
     async def daily_counts(self, learner_id: int, since: datetime) -> DailyCounts:
