@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -11,7 +12,11 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config import Settings
+from bot.core.grading import grade_free_text
 from bot.core.mentor import DEFAULT_ABSTAIN_THRESHOLD, MentorService
+from bot.core.practice import FreeTextGrade, PracticeConfig, PracticeService
+from bot.core.questions import FreeTextItem, QuestionBank, load_bank
+from bot.core.srs import Srs
 from bot.llm import make_chat_model
 from bot.retrieval.chroma import make_client
 from bot.retrieval.embeddings import SentenceTransformerEmbedder, force_offline
@@ -20,6 +25,7 @@ from bot.retrieval.locks import FileLock, LockHeldError, index_lock
 from bot.storage.db import create_engine
 from bot.storage.knowledge import SqlKnowledgeStore
 from bot.storage.migrate import upgrade_database
+from bot.storage.practice import SqlPracticeStore
 from bot.storage.questions import SqlQuestionLog
 
 
@@ -88,6 +94,34 @@ async def open_services(settings: Settings, purpose: str) -> AsyncIterator[Servi
         await engine.dispose()
         if lock is not None:
             lock.release()
+
+
+def load_question_bank(settings: Settings) -> QuestionBank:
+    """The bundled bank plus the admin's private bank under MENTOR_DATA_DIR/questions, if any."""
+    dirs = [settings.knowledge_dir / "questions"]
+    if settings.private_questions_dir.is_dir():
+        dirs.append(settings.private_questions_dir)
+    return load_bank(dirs)
+
+
+def build_practice(services: Services, bank: QuestionBank | None = None) -> PracticeService:
+    settings = services.settings
+    embedder = services.embedder
+
+    async def grade(item: FreeTextItem, answer: str) -> FreeTextGrade:
+        result = await asyncio.to_thread(
+            grade_free_text, item.prompt, item.reference, list(item.key_points), answer, embedder
+        )
+        return FreeTextGrade(result.verdict, result.score, result.matched, result.missing)
+
+    return PracticeService(
+        bank=bank or load_question_bank(settings),
+        store=SqlPracticeStore(services.engine),
+        srs=Srs(desired_retention=settings.desired_retention),
+        grade_free_text=grade,
+        clock=utc_now,
+        config=PracticeConfig(daily_new_cap=settings.daily_new_items, daily_review_cap=settings.daily_reviews),
+    )
 
 
 def utc_now() -> datetime:

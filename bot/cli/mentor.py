@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -10,17 +11,28 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from bot.app import IndexBusyError, Services, build_mentor, open_services, prepare_database, purge_question_log
+from bot.app import (
+    IndexBusyError,
+    Services,
+    build_mentor,
+    build_practice,
+    open_services,
+    prepare_database,
+    purge_question_log,
+    utc_now,
+)
 from bot.cli.common import err, fail, out, print_json, settings_of
 from bot.config import Settings
 from bot.core.content import STAGE_IDS, ContentError, load_roadmap
 from bot.core.evaluation import Split, calibrate_threshold, evaluate, load_eval_set
 from bot.core.mentor import EmptyQuestionError, MentorService, confidence
 from bot.core.models import Answer
+from bot.core.practice import InvalidAnswerError, PracticeError, PracticeService, QuizSession
 from bot.llm import LLMConfigError
 from bot.retrieval.baseline import DenseBaseline
 from bot.retrieval.index import IndexUnavailableError
 from bot.retrieval.locks import LockHeldError, ingest_lock
+from bot.storage.practice import SqlLearners
 from ingest.pipeline import Ingestor, pending_bundled_changes
 from ingest.sources import concept_titles
 
@@ -31,8 +43,15 @@ HELP = """Ask any question about learning ML, or use a command:
   /roadmap        the five stages at a glance
   /stage ID       one stage: concepts, resources, milestone ({stages})
   /good, /bad     rate the last answer (👍 / 👎)
+  /quiz [N]       practise: due reviews first, then new items (default 5)
+  /review [N]     only the reviews that are due
   /help           this list
-  /quit           leave (Ctrl-D works too)"""
+  /quit           leave (Ctrl-D works too)
+During a quiz, type your answer (A–D, true/false, a number, or a sentence), or:
+  /skip           move on without answering
+  /report REASON  flag the current question as wrong or unclear
+  /dispute REASON ask an admin to re-check the last grade
+  /stop           end the quiz (it can be resumed with /quiz within 2 hours)"""
 
 
 def render_answer(answer: Answer) -> None:
@@ -49,10 +68,16 @@ def render_answer(answer: Answer) -> None:
 class TerminalMentor:
     """The local learner's chat loop; each line is a question or a /command."""
 
-    def __init__(self, services: Services, mentor: MentorService) -> None:
+    def __init__(self, services: Services, mentor: MentorService, practice: PracticeService, learner_id: int) -> None:
         self.services = services
         self.mentor = mentor
+        self.practice = practice
+        self.learner_id = learner_id
         self.last_question_id: int | None = None
+        self.quiz: QuizSession | None = None
+        self.position = 0
+        self.shown_at = 0.0
+        self.last_attempt_id: int | None = None
         kdir = services.settings.knowledge_dir
         self.roadmap = load_roadmap(kdir)
         self.titles = concept_titles(kdir)
@@ -64,6 +89,9 @@ class TerminalMentor:
             return True
         if line.startswith("/"):
             return await self.command(line)
+        if self.quiz is not None:
+            await self.answer_item(line)
+            return True
         try:
             answer = await self.mentor.answer(line, learner_key="cli:local", platform="cli")
         except EmptyQuestionError:
@@ -79,6 +107,15 @@ class TerminalMentor:
         name = name.lower()
         if name in ("/quit", "/exit", "/q"):
             return False
+        if self.quiz is not None and name in ("/skip", "/report", "/dispute", "/stop"):
+            await self.quiz_command(name, arg)
+            return True
+        if name in ("/quiz", "/review"):
+            await self.start_quiz("learn" if name == "/quiz" else "review", arg)
+            return True
+        if name == "/dispute":
+            await self.quiz_command(name, arg)
+            return True
         if name == "/help":
             out.print(HELP.format(stages=", ".join(STAGE_IDS)), highlight=False)
         elif name == "/roadmap":
@@ -94,6 +131,93 @@ class TerminalMentor:
         else:
             out.print(f"Unknown command {escape(name)}. Type /help for the list.", highlight=False)
         return True
+
+    async def start_quiz(self, kind: str, arg: str) -> None:
+        n = int(arg) if arg.strip().isdigit() else 5
+        try:
+            self.quiz = await self.practice.start_quiz(self.learner_id, kind, n)
+        except PracticeError as exc:
+            out.print(str(exc))
+            return
+        self.position = 0
+        if self.quiz.catch_up:
+            out.print(
+                f"[yellow]You have {self.quiz.backlog} reviews waiting; we will spread them over the next days.[/]"
+            )
+        out.print(
+            f"[bold]{'Quiz' if kind == 'learn' else 'Review'}: {len(self.quiz.items)} questions.[/] /skip, /report, /stop"
+        )
+        self.show_item()
+
+    def show_item(self) -> None:
+        assert self.quiz is not None
+        while self.position < len(self.quiz.items) and self.quiz.items[self.position].answered:
+            self.position += 1
+        if self.position >= len(self.quiz.items):
+            out.print("[bold]Quiz finished.[/] /quiz for more, /review for due reviews.")
+            self.quiz = None
+            return
+        item = self.quiz.items[self.position]
+        out.print(f"[bold cyan]Q{self.position + 1}[/] [dim]({item.concept})[/] {escape(item.prompt)}", highlight=False)
+        if item.type == "mcq":
+            for letter, option in zip("ABCD", item.options, strict=True):
+                out.print(f"  {letter}) {escape(option)}", highlight=False)
+        elif item.type == "true_false":
+            out.print("  true or false?")
+        elif item.type == "free_text":
+            out.print("  [dim]answer in a sentence or two[/]")
+        self.shown_at = time.monotonic()
+
+    async def answer_item(self, text: str) -> None:
+        assert self.quiz is not None
+        item = self.quiz.items[self.position]
+        latency = int((time.monotonic() - self.shown_at) * 1000)
+        try:
+            result = await self.practice.submit_answer(
+                self.learner_id, self.quiz.id, item.position, text, latency_ms=latency, platform="cli"
+            )
+        except InvalidAnswerError as exc:
+            out.print(f"[yellow]{escape(str(exc))}[/]")
+            return
+        except PracticeError as exc:
+            out.print(f"[yellow]{escape(str(exc))}[/]")
+            self.quiz = None
+            return
+        self.last_attempt_id = result.attempt_id
+        colour = {"correct": "green", "partial": "yellow", "incorrect": "red"}[result.verdict]
+        out.print(f"[bold {colour}]{escape(result.feedback)}[/] {escape(result.explanation)}", highlight=False)
+        if result.verdict != "correct":
+            out.print(f"  Answer: {escape(result.correct_answer)}", highlight=False)
+        if result.missing:
+            out.print(f"  Missing: {escape('; '.join(result.missing))}", highlight=False)
+        when = result.next_review.strftime("%d %b %H:%M UTC") if result.next_review else "-"
+        out.print(
+            f"  [dim]Read more: {escape(result.source)} · next review {when} · /dispute REASON to contest[/]",
+            highlight=False,
+        )
+        self.position += 1
+        self.show_item()
+
+    async def quiz_command(self, name: str, arg: str) -> None:
+        if name == "/stop":
+            out.print("Quiz paused.")
+            self.quiz = None
+        elif name == "/skip":
+            self.position += 1
+            self.show_item()
+        elif name == "/report":
+            assert self.quiz is not None
+            item = self.quiz.items[self.position]
+            await self.practice.report_item(self.learner_id, item.item_id, arg or "reported from the terminal")
+            out.print("Reported: an admin will check this question. Thank you.")
+        elif name == "/dispute":
+            if self.last_attempt_id is None:
+                out.print("Nothing to dispute yet.")
+                return
+            await self.practice.dispute_grade(
+                self.learner_id, self.last_attempt_id, arg or "disputed from the terminal"
+            )
+            out.print("Dispute queued: an admin will re-check that grade.")
 
     def show_roadmap(self) -> None:
         r = self.roadmap
@@ -217,12 +341,14 @@ def _run_terminal(settings: Settings, announce: bool) -> None:
                     f"Question log: {purged} entries older than {settings.question_log_retention_days} days removed."
                 )
             mentor = build_mentor(services)
+            practice = build_practice(services)
+            learner_id = await SqlLearners(services.engine).learner_for("cli", "local", utc_now())
             await services.index.refresh()
             watcher = asyncio.create_task(services.index.watch(settings.index_poll_seconds))
             if announce:
                 err.print("Front-ends running: terminal mentor.")
             try:
-                await TerminalMentor(services, mentor).loop()
+                await TerminalMentor(services, mentor, practice, learner_id).loop()
             finally:
                 watcher.cancel()
 
@@ -373,7 +499,7 @@ def eval_retrieval(
 def eval_calibrate(
     ctx: typer.Context,
     file: Annotated[Path, typer.Argument(help="The eval YAML; its calibration split (even items) is used.")],
-    max_in_scope_abstain: Annotated[float, typer.Option("--max-in-scope-abstain", min=0.0, max=0.5)] = 0.05,
+    max_in_scope_abstain: Annotated[float, typer.Option("--max-in-scope-abstain", min=0.0, max=0.5)] = 0.08,
 ) -> None:
     """Choose the abstention threshold on the calibration split; report it on the held-out split."""
     settings = settings_of(ctx)
@@ -402,3 +528,73 @@ def eval_calibrate(
 
     prepare_database(settings)
     print_json(asyncio.run(go()))
+
+
+@admin_app.command("items")
+def admin_items(
+    ctx: typer.Context,
+    flagged: Annotated[
+        bool, typer.Option("--flagged", help="Only items learners reported or whose grade they disputed.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Question-bank items with statistics: difficulty, discrimination, reports, disputes."""
+    settings = settings_of(ctx)
+    prepare_database(settings)
+
+    async def go() -> list[dict[str, object]]:
+        from bot.app import load_question_bank
+        from bot.storage.db import create_engine
+        from bot.storage.practice import SqlPracticeStore
+
+        engine = create_engine(settings.effective_database_url)
+        try:
+            store = SqlPracticeStore(engine)
+            flags = await store.flags()
+            if flagged:
+                ids = sorted({f.item_id for f in flags})
+            else:
+                ids = [i.id for i in load_question_bank(settings).items]
+            stats = await store.item_stats(ids)
+        finally:
+            await engine.dispose()
+        by_item: dict[str, list[dict[str, object]]] = {}
+        for f in flags:
+            by_item.setdefault(f.item_id, []).append(
+                {"kind": f.kind, "reason": f.reason, "attempt_id": f.attempt_id, "at": f.created_at.isoformat()}
+            )
+        rows = [
+            {
+                "item_id": s.item_id,
+                "attempts": s.attempts,
+                "difficulty": None if s.difficulty is None else round(s.difficulty, 3),
+                "discrimination": None if s.discrimination is None else round(s.discrimination, 3),
+                "reports": s.reports,
+                "disputes": s.disputes,
+                "flags": by_item.get(s.item_id, []),
+            }
+            for s in stats
+            if flagged or s.attempts
+        ]
+        return rows
+
+    rows = asyncio.run(go())
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("item", "attempts", "difficulty (p)", "discrimination", "reports", "disputes", "latest flag")
+    for r in rows:
+        flags = r["flags"]
+        latest = str(flags[-1]["reason"])[:60] if isinstance(flags, list) and flags else ""
+        table.add_row(
+            str(r["item_id"]),
+            str(r["attempts"]),
+            str(r["difficulty"] if r["difficulty"] is not None else "-"),
+            str(r["discrimination"] if r["discrimination"] is not None else "-"),
+            str(r["reports"]),
+            str(r["disputes"]),
+            latest,
+        )
+    out.print(table)
+    if not rows:
+        out.print("No flagged items." if flagged else "No attempts yet.")

@@ -133,7 +133,7 @@ async def evaluate(search: Search, evalset: EvalSet, k: int, abstains: Callable[
     )
 
 
-def calibrate_threshold(in_scope: list[float], out_of_scope: list[float], max_in_scope_abstain: float = 0.05) -> float:
+def calibrate_threshold(in_scope: list[float], out_of_scope: list[float], max_in_scope_abstain: float = 0.08) -> float:
     """The abstention threshold (abstain when confidence < it) that catches the most out-of-scope
     questions while abstaining on at most `max_in_scope_abstain` of the in-scope ones."""
     if not in_scope:

@@ -15,7 +15,7 @@ from bot.core.ports import ChatModel, QuestionLog, Retriever
 MAX_QUESTION_CHARS = 2000
 MAX_ANSWER_CHARS = 1200
 # Calibrated on the calibration split of tests/data/retrieval_eval.yaml (see README, "Abstention").
-DEFAULT_ABSTAIN_THRESHOLD = 0.342
+DEFAULT_ABSTAIN_THRESHOLD = 0.41
 NOT_COVERED = "NOT_COVERED"
 RELEVANCE_MARGIN = 0.12
 _LIST_SECTION = re.compile(r"(Check yourself|Further resources)$")
