@@ -17,7 +17,6 @@ from bot.core.mentor import DEFAULT_ABSTAIN_THRESHOLD, MentorService
 from bot.core.practice import FreeTextGrade, PracticeConfig, PracticeService
 from bot.core.questions import FreeTextItem, QuestionBank, load_bank
 from bot.core.srs import Srs
-from bot.llm import make_chat_model
 from bot.retrieval.chroma import make_client
 from bot.retrieval.embeddings import SentenceTransformerEmbedder, force_offline
 from bot.retrieval.index import KnowledgeIndex
@@ -68,7 +67,7 @@ class Services:
 def make_embedder(settings: Settings) -> SentenceTransformerEmbedder:
     force_offline()
     return SentenceTransformerEmbedder(
-        settings.embedding_model, settings.embedding_device, settings.embedding_batch_size
+        settings.embedding_model, settings.embedding_device, settings.embedding_batch_size, settings.torch_threads
     )
 
 
@@ -131,6 +130,8 @@ def utc_now() -> datetime:
 def build_mentor(services: Services) -> MentorService:
     settings = services.settings
     threshold = settings.abstain_threshold
+    from bot.llm import make_chat_model  # LangChain loads only when a mentor is built
+
     return MentorService(
         retriever=services.index,
         log=services.questions,

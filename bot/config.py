@@ -23,6 +23,7 @@ class Settings(BaseSettings):
     embedding_model: str = BUNDLED_MODEL
     embedding_device: str = "cpu"
     embedding_batch_size: int = Field(default=32, ge=1, le=1024)
+    torch_threads: int = Field(default=0, ge=0, le=256)
 
     search_k: int = Field(default=5, ge=1, le=50)
     abstain_threshold: float | None = Field(default=None, ge=0.0, le=1.0)

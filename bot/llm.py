@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import HumanMessage, SystemMessage
+from typing import TYPE_CHECKING, Any
 
 from bot.config import Settings
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
 
 
 class LLMConfigError(RuntimeError):
@@ -21,6 +21,8 @@ class LangChainChatModel:
         self.model = model
 
     async def complete(self, system: str, user: str) -> str:
+        from langchain_core.messages import HumanMessage, SystemMessage
+
         reply = await self.model.ainvoke([SystemMessage(content=system), HumanMessage(content=user)])
         content: Any = reply.content
         if isinstance(content, list):  # content blocks

@@ -29,7 +29,6 @@ from bot.core.mentor import EmptyQuestionError, MentorService, confidence
 from bot.core.models import Answer
 from bot.core.practice import InvalidAnswerError, PracticeError, PracticeService, QuizSession
 from bot.llm import LLMConfigError
-from bot.retrieval.baseline import DenseBaseline
 from bot.retrieval.index import IndexUnavailableError
 from bot.retrieval.locks import LockHeldError, ingest_lock
 from bot.storage.practice import SqlLearners
@@ -450,6 +449,8 @@ def eval_retrieval(
             data = result.as_json()
             data["threshold"] = mentor.abstain_threshold
             if baseline == "dense":
+                from bot.retrieval.baseline import DenseBaseline  # LangChain only when asked for
+
                 state = await services.knowledge.index_state()
                 assert state is not None
                 dense = DenseBaseline(services.chroma, state.collection, services.embedder)

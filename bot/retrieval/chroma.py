@@ -40,6 +40,7 @@ class ChromaVectorIndex:
     """One generation's collection. Cosine space; similarity = 1 - distance."""
 
     collection: Any
+    _count: int | None = None
 
     @classmethod
     def create(cls, client: Any, name: str) -> ChromaVectorIndex:
@@ -55,7 +56,10 @@ class ChromaVectorIndex:
         return cls(client.get_collection(name=name, embedding_function=None))
 
     def count(self) -> int:
-        return int(self.collection.count())
+        # A generation's collection only grows through `add` below, so the count can be cached.
+        if self._count is None:
+            self._count = int(self.collection.count())
+        return self._count
 
     def add(
         self,
@@ -65,6 +69,7 @@ class ChromaVectorIndex:
         documents: Sequence[str],
         batch_size: int = 1000,
     ) -> None:
+        self._count = None
         for part in _batches(len(ids), batch_size):
             self.collection.add(
                 ids=list(ids[part]),

@@ -48,8 +48,9 @@ def resolve_model_path(name: str) -> str:
 class SentenceTransformerEmbedder:
     """Encodes texts to L2-normalised float32 vectors. The model loads on first use."""
 
-    def __init__(self, model_name: str, device: str = "cpu", batch_size: int = 32) -> None:
+    def __init__(self, model_name: str, device: str = "cpu", batch_size: int = 32, threads: int = 0) -> None:
         self.model_name = model_name
+        self.threads = threads
         self.device = device
         self.batch_size = batch_size
         self._path = resolve_model_path(model_name)
@@ -63,6 +64,11 @@ class SentenceTransformerEmbedder:
             if self._model is None:
                 force_offline()
                 from sentence_transformers import SentenceTransformer
+
+                if self.threads:
+                    import torch
+
+                    torch.set_num_threads(self.threads)
 
                 try:
                     self._model = SentenceTransformer(self._path, device=self.device)

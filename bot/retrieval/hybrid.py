@@ -127,33 +127,41 @@ class HybridRetriever:
     def _distinct(
         self, ranked: list[tuple[str, float]], evidence: dict[str, dict[str, float | int]], k: int
     ) -> list[SearchHit]:
-        """Drop near-duplicates, further slices of a chosen section, and a document's 4th+ hit."""
+        """Top k without near-duplicates, preferring one slice per section and ≤ 3 hits per document."""
         chosen: list[SearchHit] = []
         shingles: list[set[tuple[str, ...]]] = []
         sections: set[tuple[str, str]] = set()
         per_source: dict[str, int] = {}
-        for cid, score in ranked:
-            chunk = self.chunks[self._row[cid]]
-            key = (chunk.source, chunk.title)
-            if key in sections or per_source.get(chunk.source, 0) >= MAX_PER_SOURCE:
-                continue
-            sh = _shingles(chunk.text)
-            if any(_near_duplicate(sh, other) for other in shingles):
-                continue
-            ev = evidence.get(cid, {})
-            chosen.append(
-                SearchHit(
-                    chunk,
-                    score,
-                    dense_similarity=float(ev["sim"]) if "sim" in ev else None,
-                    lexical_score=float(ev["lex"]) if "lex" in ev else None,
-                    dense_rank=int(ev["drank"]) if "drank" in ev else None,
-                    lexical_rank=int(ev["lrank"]) if "lrank" in ev else None,
-                )
-            )
-            sections.add(key)
-            per_source[chunk.source] = per_source.get(chunk.source, 0) + 1
-            shingles.append(sh)
-            if len(chosen) == k:
-                break
+        taken: set[str] = set()
+        # First pass: diverse hits only. Second pass (when fewer than k remain): allow further
+        # slices of a section or document, but still never a near-duplicate.
+        for diverse in (True, False):
+            for cid, score in ranked:
+                if len(chosen) == k:
+                    break
+                if cid in taken:
+                    continue
+                chunk = self.chunks[self._row[cid]]
+                key = (chunk.source, chunk.title)
+                if diverse and (key in sections or per_source.get(chunk.source, 0) >= MAX_PER_SOURCE):
+                    continue
+                sh = _shingles(chunk.text)
+                if any(_near_duplicate(sh, other) for other in shingles):
+                    continue
+                taken.add(cid)
+                chosen.append(self._hit(chunk, score, evidence.get(cid, {})))
+                sections.add(key)
+                per_source[chunk.source] = per_source.get(chunk.source, 0) + 1
+                shingles.append(sh)
         return chosen
+
+    @staticmethod
+    def _hit(chunk: Chunk, score: float, ev: dict[str, float | int]) -> SearchHit:
+        return SearchHit(
+            chunk,
+            score,
+            dense_similarity=float(ev["sim"]) if "sim" in ev else None,
+            lexical_score=float(ev["lex"]) if "lex" in ev else None,
+            dense_rank=int(ev["drank"]) if "drank" in ev else None,
+            lexical_rank=int(ev["lrank"]) if "lrank" in ev else None,
+        )
