@@ -23,6 +23,7 @@ from bench.common import (
     WARMUP_QUERIES,
     latency_ms,
     learner_questions,
+    load_1min,
     log,
     parse_args,
     peak_rss_mib,
@@ -157,6 +158,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
                 k=settings.search_k,
                 abstain_threshold=DEFAULT_ABSTAIN_THRESHOLD,
             )
+            load = load_1min()
             stats = asyncio.run(measure(mentor, adapter, questions, warmups, rounds))
             target = TARGET_ANSWER_P95_MS.get(size)
             results[label] = {
@@ -165,6 +167,8 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
                 **stats,
                 "target_answer_p95_ms": target,
                 "meets_target": (stats["answer"]["p95_ms"] <= target) if target is not None else None,
+                "load_1min_before": load,
+                "load_1min_after": load_1min(),
             }
             log(
                 NAME,

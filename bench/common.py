@@ -60,6 +60,11 @@ def timed_cpu(fn: Callable[[], T]) -> tuple[T, float, float]:
     return result, time.perf_counter() - started, time.process_time() - cpu
 
 
+def load_1min() -> float:
+    """The 1-minute load average: above the CPU count, other work is competing with the benchmark."""
+    return round(os.getloadavg()[0], 2)
+
+
 def percentile(samples: Sequence[float], q: float) -> float:
     """The q-th percentile (0-100) of `samples`, linear interpolation between ranks."""
     if not samples:

@@ -21,6 +21,7 @@ from typing import Any
 
 from bench.common import (
     QUICK_INGEST_TARGET,
+    load_1min,
     log,
     parse_args,
     peak_rss_mib,
@@ -118,6 +119,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         embedder, load_seconds = warm_embedder(settings, full_batch=True)
         log(NAME, f"model loaded in {load_seconds:.2f} s")
         client = open_client(settings)
+        load = {"ingest": load_1min()}
         log(NAME, f"ingesting {targets[0] if targets else 'the bundled knowledge'} into {settings.data_dir}")
         real = ingest_real(settings, client, embedder, targets)
         n = len(real.chunks)
@@ -127,11 +129,13 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         log(NAME, f"ingest: {n} chunks in {real.ingest_seconds:.2f} s ({ingest_cps:.1f} chunks/s)")
 
         texts = [embedding_text(c.title, c.text) for c in real.chunks]
+        load["raw_encode"] = load_1min()
         _, raw_seconds, raw_cpu = timed_cpu(lambda: _encode_all(embedder, texts))
         raw_cps = n / raw_seconds
         log(NAME, f"raw encode: {raw_seconds:.2f} s ({raw_cps:.1f} chunks/s)")
         sliced: dict[str, float] | None = None
         if not args.quick:
+            load["raw_encode_pipeline_slices"] = load_1min()
             _, sliced_seconds, sliced_cpu = timed_cpu(lambda: _encode_sliced(embedder, texts))
             sliced = {
                 "seconds": round(sliced_seconds, 3),
@@ -140,6 +144,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
             }
             log(NAME, f"raw encode in slices of {EMBED_BATCH}: {sliced_seconds:.2f} s")
 
+        load["noop_reingest"] = load_1min()
         noop_in_process, clean_in_process = _noop_in_process(settings, targets)
         noop_subprocess: list[float] | None = None
         clean_subprocess = True
@@ -189,6 +194,8 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
             "throughput_ratio": throughput is not None and throughput >= TARGET_THROUGHPUT_RATIO,
             "noop_reingest_subprocess": (user_noop["median"] <= TARGET_NOOP_SECONDS) if user_noop else None,
         },
+        # Sampled as each phase started: compare phases only when these are alike.
+        "load_1min_at_start_of": load,
         # This process only: a child's ru_maxrss would include this process's RSS at fork time.
         "peak_rss_mib": peak_rss_mib(),
     }

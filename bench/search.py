@@ -20,6 +20,7 @@ from bench.common import (
     WARMUP_QUERIES,
     latency_ms,
     learner_questions,
+    load_1min,
     log,
     parse_args,
     peak_rss_mib,
@@ -105,6 +106,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
             built = build_corpus(client, embedder, real, size, args.seed, args.noise)
             took = built.timings["total_seconds"]
             log(NAME, f"{label}: built in {took:.1f} s; {len(questions)} queries x {rounds}")
+            load = load_1min()
             stats = measure(built.retriever, questions, warmups, rounds)
             target = TARGET_HYBRID_P95_MS.get(size)
             results[label] = {
@@ -115,6 +117,8 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
                 "target_hybrid_p95_ms": target,
                 "meets_target": (stats["hybrid"]["p95_ms"] <= target) if target is not None else None,
                 "peak_rss_mib_so_far": peak_rss_mib(),
+                "load_1min_before": load,
+                "load_1min_after": load_1min(),
             }
             log(
                 NAME,
