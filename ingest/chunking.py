@@ -10,7 +10,7 @@ from bot.core.models import Chunk
 from ingest.documents import Document
 
 # Bump when chunking output changes: every document is then re-chunked on the next ingest.
-CHUNKER_VERSION = 1
+CHUNKER_VERSION = 2
 TARGET_TOKENS = 200
 OVERLAP_TOKENS = 32
 SPECIAL_TOKENS = 2  # [CLS] and [SEP]
@@ -84,7 +84,7 @@ def split_section(text: str, limit: int, count: TokenCounter, target: int = TARG
         if current and size + n > target:
             pieces.append("\n\n".join(current))
             overlap = _tail(current[-1], min(OVERLAP_TOKENS, limit - n), count)
-            current = [overlap] if overlap and overlap != current[-1] else []
+            current = [overlap] if overlap else []
             size = count(overlap) if current else 0
         current.append(para)
         size += n
