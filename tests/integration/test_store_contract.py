@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -12,7 +14,7 @@ from alembic.runtime.migration import MigrationContext
 
 from bot.core.models import Chunk, IndexState, SourceRecord
 from bot.storage.knowledge import SourceWrite, SqlKnowledgeStore, StaleGenerationError
-from bot.storage.migrate import upgrade_database
+from bot.storage.migrate import alembic_config, head_revision
 from bot.storage.questions import SqlQuestionLog
 from bot.storage.tables import metadata
 
@@ -121,19 +123,28 @@ def test_migrations_match_the_table_definitions(db_url: str) -> None:
 
 
 def test_concurrent_migrations_do_not_race(db_url: str) -> None:
-    import threading
+    """Three processes start at once on an empty database (as three bot instances would)."""
+    from alembic import command
 
-    errors: list[BaseException] = []
+    command.downgrade(alembic_config(db_url), "base")
+    code = "import sys; from bot.storage.migrate import upgrade_database; upgrade_database(sys.argv[1])"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, db_url], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(3)
+    ]
+    results = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0], [err[-2000:] for _, err in results]
 
-    def upgrade() -> None:
-        try:
-            upgrade_database(db_url)
-        except BaseException as exc:  # collected and asserted below
-            errors.append(exc)
+    async def revision() -> str | None:
+        from bot.storage.db import create_engine
+        from bot.storage.migrate import current_revision_sync
 
-    threads = [threading.Thread(target=upgrade) for _ in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    assert errors == []
+        eng = create_engine(db_url)
+        async with eng.connect() as conn:
+            rev = await conn.run_sync(current_revision_sync)
+        await eng.dispose()
+        return rev
+
+    assert asyncio.run(revision()) == head_revision()
