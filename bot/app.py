@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config import Settings
-from bot.core.grading import grade_free_text
+from bot.core.grading import CachingEmbedder, grade_free_text
 from bot.core.mentor import DEFAULT_ABSTAIN_THRESHOLD, MentorService
 from bot.core.practice import FreeTextGrade, PracticeConfig, PracticeService
 from bot.core.questions import FreeTextItem, QuestionBank, load_bank
@@ -105,7 +105,8 @@ def load_question_bank(settings: Settings) -> QuestionBank:
 
 def build_practice(services: Services, bank: QuestionBank | None = None) -> PracticeService:
     settings = services.settings
-    embedder = services.embedder
+    # Questions repeat: their reference and key-point vectors are embedded once per process.
+    embedder = CachingEmbedder(services.embedder)
 
     async def grade(item: FreeTextItem, answer: str) -> FreeTextGrade:
         result = await asyncio.to_thread(

@@ -8,6 +8,7 @@ import typer
 from pydantic import ValidationError
 
 from bot.cli import doctor as doctor_mod
+from bot.cli import grade as grade_cli
 from bot.cli import knowledge
 from bot.cli import mentor as mentor_cli
 from bot.cli.common import configure_logging, fail, out, settings_of
@@ -26,6 +27,7 @@ app.command()(doctor_mod.doctor)
 app.command()(mentor_cli.ask)
 app.command()(mentor_cli.chat)
 app.command()(mentor_cli.run)
+app.command()(grade_cli.grade)
 app.add_typer(mentor_cli.admin_app, name="admin")
 app.add_typer(mentor_cli.eval_app, name="eval")
 

@@ -47,6 +47,13 @@ EXPECTED: dict[str, tuple[str, ...]] = {
         "sizes.1k.search_alone.p95_ms",
         "peak_rss_mib",
     ),
+    "grading": (
+        "question_cached.p50_ms",
+        "question_cached.p95_ms",
+        "cold.p95_ms",
+        "held_out.true_accept",
+        "peak_rss_mib",
+    ),
     "practice": (
         "sqlite.learners",
         "sqlite.submit_answer.p50_ms",

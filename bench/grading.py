@@ -1,0 +1,158 @@
+"""Free-text grading latency and held-out accuracy (`bot.core.grading.grade_free_text`, MiniLM, no LLM).
+
+    python -m bench.grading [--quick] [--out FILE] [--torch-threads N]
+
+The held-out split of tests/data/grading_cases.yaml is the cases of the questions at odd
+positions (order of first appearance); the thresholds were tuned on the even ones only.
+
+Two latencies per grading, both with the model loaded and 3 warm-up gradings first:
+- question_cached: the steady state of a running bot. The texts that depend only on the question
+  (reference and its clauses, question, key points and their words) were embedded before, as a
+  `CachingEmbedder` keeps them after the first answer to a question; the answer's pieces and
+  their antonym-swapped variants are embedded in the timed call, never served from a cache.
+- cold: nothing cached; every text of the grading is embedded in the timed call.
+False-accept = incorrect-labelled cases graded "correct" / incorrect cases; true-accept =
+correct-labelled cases graded "correct" / correct cases (from the question_cached pass).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from bench.common import latency_ms, log, parse_args, peak_rss_mib, run_bench, temp_settings
+from bot.app import make_embedder
+from bot.core.grading import Embedder, GradeResult, grade_free_text, question_texts
+
+NAME = "grading"
+CASES = Path(__file__).resolve().parents[1] / "tests" / "data" / "grading_cases.yaml"
+WARMUP = 3
+QUICK_COLD_CASES = 10
+TARGET_P95_MS = 30.0
+TARGET_FALSE_ACCEPT = 0.03
+TARGET_TRUE_ACCEPT = 0.80
+
+
+class QuestionTextCache:
+    """Serves the question's texts from vectors computed beforehand; embeds everything else, in one call."""
+
+    def __init__(self, inner: Embedder, known: dict[str, np.ndarray]) -> None:
+        self.inner = inner
+        self.known = known
+        self.embedded: list[int] = []
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        missing = [t for t in texts if t not in self.known]
+        self.embedded.append(len(missing))
+        fresh = dict(zip(missing, self.inner.encode(missing), strict=True)) if missing else {}
+        return np.stack([self.known[t] if t in self.known else fresh[t] for t in texts])
+
+
+class Counting:
+    """Counts the texts each call embeds."""
+
+    def __init__(self, inner: Embedder) -> None:
+        self.inner = inner
+        self.embedded: list[int] = []
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        self.embedded.append(len(texts))
+        return self.inner.encode(texts)
+
+
+def held_out_cases() -> list[dict[str, Any]]:
+    """The cases of the questions whose index, in order of first appearance, is odd."""
+    cases = yaml.safe_load(CASES.read_text(encoding="utf-8"))["cases"]
+    order: dict[str, int] = {}
+    for case in cases:
+        order.setdefault(case["question"], len(order))
+    return [c for c in cases if order[c["question"]] % 2 == 1]
+
+
+def _grade(case: dict[str, Any], embedder: Embedder) -> GradeResult:
+    return grade_free_text(case["question"], case["reference"], case["key_points"], case["answer"], embedder)
+
+
+def timed_gradings(cases: Sequence[dict[str, Any]], embedder: Embedder) -> tuple[list[float], list[GradeResult]]:
+    """Seconds per grading (after WARMUP untimed gradings) and the results."""
+    for case in cases[:WARMUP]:
+        _grade(case, embedder)
+    seconds: list[float] = []
+    results: list[GradeResult] = []
+    for case in cases:
+        started = time.perf_counter()
+        results.append(_grade(case, embedder))
+        seconds.append(time.perf_counter() - started)
+    return seconds, results
+
+
+def accept_rates(cases: Sequence[dict[str, Any]], results: Sequence[GradeResult]) -> dict[str, Any]:
+    accepted: dict[str, list[bool]] = {"correct": [], "incorrect": []}
+    for case, result in zip(cases, results, strict=True):
+        accepted[case["label"]].append(result.correct)
+    false_accept = sum(accepted["incorrect"]) / len(accepted["incorrect"])
+    true_accept = sum(accepted["correct"]) / len(accepted["correct"])
+    return {
+        "false_accept": round(false_accept, 4),
+        "true_accept": round(true_accept, 4),
+        "false_accepts": sum(accepted["incorrect"]),
+        "true_accepts": sum(accepted["correct"]),
+        "target_false_accept_max": TARGET_FALSE_ACCEPT,
+        "target_true_accept_min": TARGET_TRUE_ACCEPT,
+        "targets_met": false_accept <= TARGET_FALSE_ACCEPT and true_accept >= TARGET_TRUE_ACCEPT,
+    }
+
+
+def bench(args: argparse.Namespace) -> dict[str, Any]:
+    cases = held_out_cases()
+    labels = [c["label"] for c in cases]
+    with temp_settings(NAME) as settings:
+        model = make_embedder(settings)
+        started = time.perf_counter()
+        model.encode(["warm up"])
+        load_seconds = time.perf_counter() - started
+        log(NAME, f"model loaded in {load_seconds:.1f} s; {len(cases)} held-out cases")
+
+        texts = sorted({t for c in cases for t in question_texts(c["question"], c["reference"], c["key_points"])})
+        known = dict(zip(texts, model.encode(texts), strict=True))
+        cached = QuestionTextCache(model, known)
+        cached_seconds, results = timed_gradings(cases, cached)
+        log(NAME, f"question_cached: p95 {latency_ms(cached_seconds)['p95_ms']} ms")
+
+        cold_cases = cases[:QUICK_COLD_CASES] if args.quick else cases
+        counting = Counting(model)
+        cold_seconds, _ = timed_gradings(cold_cases, counting)
+        log(NAME, f"cold: p95 {latency_ms(cold_seconds)['p95_ms']} ms over {len(cold_cases)} cases")
+
+    cached_latency = latency_ms(cached_seconds)
+    return {
+        "cases": {"held_out": len(cases), "correct": labels.count("correct"), "incorrect": labels.count("incorrect")},
+        "model_load_seconds": round(load_seconds, 2),
+        "warmup_gradings": WARMUP,
+        "question_cached": {
+            **cached_latency,
+            "texts_embedded_mean": round(float(np.mean(cached.embedded[WARMUP:])), 1),
+        },
+        "cold": {
+            **latency_ms(cold_seconds),
+            "texts_embedded_mean": round(float(np.mean(counting.embedded[WARMUP:])), 1),
+        },
+        "target_p95_ms": TARGET_P95_MS,
+        "question_cached_p95_within_target": cached_latency["p95_ms"] <= TARGET_P95_MS,
+        "held_out": accept_rates(cases, results),
+        "peak_rss_mib": peak_rss_mib(),
+    }
+
+
+def main() -> None:
+    run_bench(NAME, bench, parse_args(__doc__ or NAME))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,773 @@
+"""Free-text answer grading without an LLM: key-point coverage by embeddings plus conservative guards."""
+
+from __future__ import annotations
+
+import itertools
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Literal, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+Verdict = Literal["correct", "partial", "incorrect"]
+Vectors = npt.NDArray[np.float32]
+
+
+class Embedder(Protocol):
+    """Turns texts into L2-normalised vectors, one row per text (dot product = cosine similarity)."""
+
+    def encode(self, texts: list[str]) -> np.ndarray: ...
+
+
+class CachingEmbedder:
+    """An Embedder that remembers vectors by text, so a question's texts are embedded only once.
+
+    Each `encode` makes at most one call to the wrapped embedder, for the texts it has not seen
+    (least recently used entries are dropped beyond `max_entries`). Safe to share between threads.
+    """
+
+    def __init__(self, inner: Embedder, max_entries: int = 20_000) -> None:
+        self.inner = inner
+        self.max_entries = max_entries
+        self._vectors: OrderedDict[str, Vectors] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """Vectors for `texts`, shape (n, dim); only unseen texts reach the wrapped embedder."""
+        with self._lock:
+            found = {t: self._vectors[t] for t in texts if t in self._vectors}
+            missing = _unique(t for t in texts if t not in found)
+            if missing:
+                fresh = np.asarray(self.inner.encode(missing), dtype=np.float32)
+                found.update(zip(missing, fresh, strict=True))
+            for text in _unique(texts):
+                self._vectors[text] = found[text]
+                self._vectors.move_to_end(text)
+            while len(self._vectors) > self.max_entries:
+                self._vectors.popitem(last=False)
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
+        return np.stack([found[t] for t in texts])
+
+
+@dataclass(frozen=True)
+class GradingConfig:
+    """Thresholds of the grader; similarities are cosines (about 0-1 with MiniLM).
+
+    The defaults were tuned with all-MiniLM-L6-v2 on the tuning split (the questions at even
+    positions) of tests/data/grading_cases.yaml only; tests/integration/test_grading.py measures
+    them on the held-out split.
+
+    Attributes:
+        min_content_words: fewer content words than this is "too short".
+        stuffing_min_words: answers with fewer words are never called keyword stuffing.
+        min_function_ratio: a lower share of function words (a, the, is, because, ...) means a
+            list of terms without sentence structure: "keyword stuffing".
+        restate_max_new_words: an answer adding at most this many content words beyond the
+            question's words restates it, when it is also ...
+        restate_min_question_similarity: ... at least this similar to the question.
+        echo_margin: an answer this much more similar to the question than to the reference
+            echoes the question instead of answering it (also "restates the question").
+        off_topic_similarity: answer-reference similarity below this is off-topic.
+        reference_threshold: below this answer-reference similarity, an answer that covers
+            every key point is only "partial" (uncertain).
+        key_point_threshold: a key point counts as covered when its coverage reaches this.
+        semantic_weight: coverage = this x semantic match + (1 - this) x word-level match.
+        specificity_margin: a span of the answer is evidence for a key point only if no other
+            key point matches it better by more than this (relative similarities).
+        ceiling_floor: matches are divided by how well the reference itself matches the key
+            point, but never by less than this.
+        partial_fraction: an answer covering at least this share of the key points, with no
+            guard firing, is "partial" rather than "incorrect".
+        swap_margin: a contradiction is flagged when exchanging an antonym pair in the answer
+            ("precision" <-> "recall") raises its mean key-point similarity by this much ...
+        piece_swap_margin: ... or raises one piece's best similarity to the reference by this much.
+        negation_similarity: an answer piece at least this similar to its closest reference
+            clause or key point must not negate what that one asserts (or the reverse).
+        definition_similarity: an answer piece at least this similar to its closest reference
+            clause or key point must not name the other one of two terms the question contrasts.
+        max_variants: at most this many antonym pairs are tried per grading.
+        chunk_words: clauses longer than this (in words) are split before embedding.
+        score_floor: the coverage that earns a key point no credit in `score`.
+    """
+
+    min_content_words: int = 4
+    stuffing_min_words: int = 6
+    min_function_ratio: float = 0.12
+    restate_max_new_words: int = 2
+    restate_min_question_similarity: float = 0.6
+    echo_margin: float = 0.15
+    off_topic_similarity: float = 0.2
+    reference_threshold: float = 0.3
+    key_point_threshold: float = 0.62
+    semantic_weight: float = 0.2
+    specificity_margin: float = 0.2
+    ceiling_floor: float = 0.3
+    partial_fraction: float = 0.5
+    swap_margin: float = 0.04
+    piece_swap_margin: float = 0.08
+    negation_similarity: float = 0.5
+    definition_similarity: float = 0.5
+    max_variants: int = 2
+    chunk_words: int = 14
+    score_floor: float = 0.3
+
+
+@dataclass(frozen=True)
+class GradeResult:
+    """The grade of one free-text answer.
+
+    Attributes:
+        verdict: "correct", "partial" or "incorrect"; only "correct" counts as correct.
+        score: 0-1 credit for key-point coverage (at most 0.3 when a guard fires).
+        matched: key points the answer covers.
+        missing: key points it does not cover.
+        confidence: 0-1, how far the evidence lies from the decision thresholds.
+        reasons: one line per guard that fired, key point missing or doubt.
+    """
+
+    verdict: Verdict
+    score: float
+    matched: tuple[str, ...]
+    missing: tuple[str, ...]
+    confidence: float
+    reasons: tuple[str, ...] = ()
+
+    @property
+    def correct(self) -> bool:
+        """True only for the verdict "correct" ("partial" never counts)."""
+        return self.verdict == "correct"
+
+    def as_json(self) -> dict[str, object]:
+        """A JSON-ready dict: verdict, correct, score, matched, missing, confidence, reasons."""
+        return {
+            "verdict": self.verdict,
+            "correct": self.correct,
+            "score": round(self.score, 4),
+            "matched": list(self.matched),
+            "missing": list(self.missing),
+            "confidence": round(self.confidence, 4),
+            "reasons": list(self.reasons),
+        }
+
+
+# --- words and clauses ----------------------------------------------------------------------------
+
+_WORD = re.compile(r"[a-z0-9_]+(?:'[a-z]+)?")
+_ABBREVIATIONS = re.compile(r"\b(e\.g|i\.e|etc|vs|approx|cf)\.", re.IGNORECASE)
+_SENTENCE_SPLIT = re.compile(r"(?<=[.!?;])\s+|\n+")
+_CLAUSE_SPLIT = re.compile(
+    r"\s*(?:,|:|->|=>|—|–|\s-\s|\(|\))\s*|\s+(?=(?:while|whereas|but|because|since|so|which|otherwise)\b)",
+    re.IGNORECASE,
+)
+_LEADING_LINK = re.compile(r"^(?:(?:and|or|but|so|then|also|thus)\b[\s,]*)+", re.IGNORECASE)
+FUNCTION_WORDS = frozenset(
+    re.findall(
+        r"\S+",
+        """a about above after again against all also am an and any are aren't as at be because been before
+    being below between both but by can can't cannot could couldn't did didn't do does doesn't doing don't
+    down during each either else even every few for from further had has hasn't have haven't having he her
+    here hers herself him himself his how however i if in instead into is isn't it it's its itself just
+    let's me might more most much must my myself neither no nor not now of off on once one only or other
+    otherwise our ours out over own rather same she should shouldn't since so some such than that that's
+    the their theirs them themselves then there these they this those though through thus to too under
+    until up upon us very was wasn't we were weren't what when where whether which while who whom whose
+    why will with within without won't would wouldn't yet you your yours yourself whereas get gets got
+    make makes made like basically actually really way lot lots thing things stuff""",
+    )
+)
+NEGATORS = frozenset(("not", "no", "never", "without", "cannot", "none", "nothing", "nobody", "neither", "nor"))
+# Contractions, also as typed without the apostrophe ("doesnt").
+_NEGATED_CONTRACTION = re.compile(r"^(?:is|are|was|were|do|does|did|ca|can|wo|would|should|could|has|have|had)n'?t$")
+_NOT_A_NEGATION = re.compile(r"\b(?:no matter|not only|no longer than|nothing but)\b")
+# A small explicit list of antonyms and commonly swapped ML terms: an answer that matches the key
+# points clearly better once a pair is exchanged states the opposite of the reference.
+ANTONYM_PAIRS: tuple[tuple[str, str], ...] = (
+    ("increase", "decrease"),
+    ("increases", "decreases"),
+    ("higher", "lower"),
+    ("high", "low"),
+    ("more", "less"),
+    ("larger", "smaller"),
+    ("before", "after"),
+    ("train", "test"),
+    ("training", "test"),
+    ("training", "inference"),
+    ("precision", "recall"),
+    ("false positives", "false negatives"),
+    ("overfit", "underfit"),
+    ("overfits", "underfits"),
+    ("overfitting", "underfitting"),
+    ("dense", "sparse"),
+    ("same", "opposite"),
+    ("minimise", "maximise"),
+    ("minimize", "maximize"),
+)
+# Pieces with fewer content words ("high lr", "False negative:") carry too little context to
+# judge which of two contrasted terms they describe.
+MIN_PIECE_WORDS = 3
+_STEM_SUFFIXES = ("ations", "ation", "ings", "ing", "ies", "es", "ed", "s", "ly")
+
+
+def words(text: str) -> list[str]:
+    """Lower-case word tokens of `text` ("w/o" is read as "without", curly apostrophes as straight)."""
+    return _WORD.findall(text.lower().replace("w/o", "without").replace("’", "'"))
+
+
+def stem(word: str) -> str:
+    """A crude stem for lexical overlap: one common suffix stripped, then at most 6 letters."""
+    for suffix in _STEM_SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
+            word = word[: -len(suffix)]
+            break
+    return word[:6]
+
+
+def content_words(text: str) -> list[str]:
+    """Tokens of `text` that are not function words (single letters dropped, digits kept)."""
+    return [w for w in words(text) if w not in FUNCTION_WORDS and (len(w) > 1 or w.isdigit())]
+
+
+def _negation_spans(text: str) -> list[list[str]]:
+    """For each negation in `text`, the content words it governs (at most the next 2)."""
+    lowered = _NOT_A_NEGATION.sub(" ", text.lower())
+    tokens = words(lowered.replace("instead of", "instead_of").replace("rather than", "rather_than"))
+    spans: list[list[str]] = []
+    for i, w in enumerate(tokens):
+        if w in NEGATORS or _NEGATED_CONTRACTION.match(w) or w in ("instead_of", "rather_than"):
+            governed = [
+                t for t in tokens[i + 1 : i + 6] if t not in FUNCTION_WORDS and not _NEGATED_CONTRACTION.match(t)
+            ]
+            spans.append(governed[:2])
+    return spans
+
+
+def is_negated(text: str) -> bool:
+    """Whether `text` negates: "not", "no", "never", "without", "n't", "instead of" (idioms excluded)."""
+    return bool(_negation_spans(text))
+
+
+def negation_conflict(a: str, b: str) -> bool:
+    """Whether exactly one of two matching statements negates what the other one asserts.
+
+    The statement without a negation must contain every word a negation governs: "the model has
+    seen the data" and "... on data the model has not seen" conflict; "rewards" and "rewards
+    instead of correct labels" do not, since "correct labels" is not in the first.
+    """
+    spans_a, spans_b = _negation_spans(a), _negation_spans(b)
+    if bool(spans_a) == bool(spans_b):
+        return False
+    negated, other = (spans_a, b) if spans_a else (spans_b, a)
+    other_stems = {stem(w) for w in content_words(other)}
+    return any(span and all(stem(w) in other_stems for w in span) for span in negated)
+
+
+def sentences(text: str) -> list[str]:
+    """Sentences of `text`, split after . ! ? ; and at line breaks (e.g./i.e. kept whole)."""
+    protected = _ABBREVIATIONS.sub(lambda m: m.group(1), text)
+    return [s.strip() for s in _SENTENCE_SPLIT.split(protected) if s.strip()]
+
+
+def clauses(sentence: str) -> list[str]:
+    """Clauses of one sentence, split at commas, colons, arrows, dashes, brackets and linking words."""
+    parts = (_LEADING_LINK.sub("", p.strip(" .;!?")) for p in _CLAUSE_SPLIT.split(sentence) if p)
+    return [p for p in parts if content_words(p)]
+
+
+def clause_units(text: str) -> list[str]:
+    """The clauses of `text`, a sentence of one clause standing as itself."""
+    units: list[str] = []
+    for sentence in sentences(text):
+        parts = clauses(sentence)
+        units.extend(parts if len(parts) > 1 else [sentence])
+    return _unique(units)
+
+
+def answer_pieces(text: str, max_words: int = 14) -> list[list[str]]:
+    """The clauses of each sentence of `text`, clauses longer than `max_words` words split evenly.
+
+    Pieces are short and of similar length, so embedding them all costs about as much as
+    embedding the text once; longer spans (clause pairs, sentences, the whole text) are then
+    approximated by averaging piece vectors instead of being embedded again.
+    """
+    out: list[list[str]] = []
+    for sentence in sentences(text):
+        pieces: list[str] = []
+        for part in clauses(sentence) or [sentence]:
+            tokens = part.split()
+            n = -(-len(tokens) // max_words)
+            size = -(-len(tokens) // n)
+            pieces.extend(" ".join(tokens[i : i + size]) for i in range(0, len(tokens), size))
+        out.append(pieces)
+    return out
+
+
+# --- contrasted terms -----------------------------------------------------------------------------
+
+_CONTRAST_PATTERNS = (
+    re.compile(r"\bbetween (?P<x>.+?) and (?P<y>.+?)(?:[?.,;]|$)"),
+    re.compile(r"\b(?P<x>.+?) and (?P<y>.+?) differ\b"),
+    re.compile(r"\b(?P<x>.+?) (?:is |are )?different (?:from|to) (?P<y>.+?)(?:[?.,;]|$)"),
+    re.compile(r"\b(?P<x>.+?) or (?P<y>.+?)(?:[?.,;]|$)"),
+    re.compile(r"\b(?P<x>.+?),? (?:and )?not (?:just |only )?(?P<y>.+?)(?:[?.,;]|$)"),
+    re.compile(r"\b(?P<x>.+?) (?:vs|versus|rather than|instead of) (?P<y>.+?)(?:[?.,;]|$)"),
+)
+_SKIPPABLE = frozenset({"a", "an", "the", "on", "in", "of", "to", "with", "just", "only"})
+_ALIAS = re.compile(r"\b([a-z0-9-]+) \(([a-z0-9-]+)\)")
+
+
+def contrast_pairs(question: str) -> list[tuple[str, str]]:
+    """Term pairs the question contrasts ("difference between X and Y", "X or Y", "X, not Y", ...).
+
+    Each side is the run of content words next to the conjunction; the sides are aligned to the
+    same length, and given both whole and without a shared leading word: "high bias and high
+    variance" gives ("high bias", "high variance") and ("bias", "variance"), "data drift and
+    concept drift" gives ("data drift", "concept drift"), "too high or too low" gives
+    ("too high", "too low") and ("high", "low"), "L1 (lasso) and L2 (ridge)" gives ("l1", "l2")
+    and ("lasso", "ridge").
+    """
+    lowered = question.lower()
+    aliases = dict(_ALIAS.findall(lowered))
+    text = re.sub(r"\s*\([^)]*\)", "", lowered)
+    pairs: list[tuple[str, str]] = []
+    for pattern in _CONTRAST_PATTERNS:
+        match = pattern.search(text)
+        if match is None:
+            continue
+        left = _term_run(_WORD.findall(match.group("x"))[::-1])[::-1]
+        right = _term_run(_WORD.findall(match.group("y")))
+        n = min(len(left), len(right))
+        if n == 0:
+            continue
+        a, b = left[-n:], right[:n]
+        if a != b:
+            pairs.append((" ".join(a), " ".join(b)))  # "false positive" / "false negative"
+        while len(a) > 1 and a[0] == b[0]:
+            a, b = a[1:], b[1:]
+        if a == b:
+            continue
+        pairs.append((" ".join(a), " ".join(b)))  # "positive" / "negative"
+        if len(a) == 1 and a[0] in aliases and b[0] in aliases:
+            pairs.append((aliases[a[0]], aliases[b[0]]))
+    return _unique_pairs(pairs)
+
+
+def _term_run(tokens: Sequence[str]) -> list[str]:
+    """The first run (at most 3) of content words in `tokens`; only articles may precede it."""
+    run: list[str] = []
+    for token in tokens:
+        if token in FUNCTION_WORDS and token != "too":
+            if run:
+                break
+            if token not in _SKIPPABLE:
+                return []  # "use it instead of": no term stands next to the conjunction
+            continue
+        run.append(token)
+        if len(run) == 3:
+            break
+    return run
+
+
+def mentions(text: str, term: str) -> bool:
+    """Whether `term` occurs in `text` as whole words (case-insensitive)."""
+    return re.search(rf"\b{re.escape(term)}\b", text, re.IGNORECASE) is not None
+
+
+def swap_terms(text: str, a: str, b: str) -> str:
+    """`text` with every whole-word `a` replaced by `b` and vice versa (a capital first letter kept)."""
+    pattern = re.compile(rf"\b({re.escape(a)}|{re.escape(b)})\b", re.IGNORECASE)
+
+    def replace(match: re.Match[str]) -> str:
+        found = match.group(0)
+        other = b if found.lower() == a else a
+        return other[:1].upper() + other[1:] if found[:1].isupper() else other
+
+    return pattern.sub(replace, text)
+
+
+def _unique(items: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(item for item in items if item))
+
+
+def _unique_pairs(pairs: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    seen: list[tuple[str, str]] = []
+    for a, b in pairs:
+        if (a, b) not in seen and (b, a) not in seen:
+            seen.append((a, b))
+    return seen
+
+
+# --- measuring ------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Batch:
+    """The texts of one grading, deduplicated, to be embedded by a single `encode` call."""
+
+    texts: list[str] = field(default_factory=list)
+    index: dict[str, int] = field(default_factory=dict)
+
+    def add(self, text: str) -> int:
+        if text not in self.index:
+            self.index[text] = len(self.texts)
+            self.texts.append(text)
+        return self.index[text]
+
+    def add_all(self, texts: Iterable[str]) -> list[int]:
+        return [self.add(t) for t in texts]
+
+
+@dataclass(frozen=True)
+class Signals:
+    """Everything the verdict is decided from, exposed for tuning and diagnostics.
+
+    Attributes:
+        n_words: word tokens in the answer.
+        n_content: content words (not function words) in the answer.
+        function_ratio: share of the answer's words that are function words, 0-1.
+        new_words: the answer's content words whose stem is not in the question.
+        sim_reference: cosine of answer and reference.
+        sim_question: cosine of answer and question.
+        semantic: per key point, 0-1: best cosine with a span of the answer (piece, adjacent
+            pieces, sentence, whole answer) that no other key point matches clearly better,
+            relative to the best cosine with the reference or one of its clauses.
+        lexical: per key point, 0-1: weighted mean over its content words of the best cosine
+            with an answer piece, relative to the same mean against the reference's clauses.
+        swap_gain: the largest rise of the mean key-point similarity when an antonym pair is
+            exchanged in the answer (0 when none rises).
+        swap_pair: the pair that gave `swap_gain`, if any rose.
+        conflicts: answer pieces that contradict a closely matching reference clause or key
+            point (negation, contrasted terms, antonyms), described.
+    """
+
+    n_words: int
+    n_content: int
+    function_ratio: float
+    new_words: int
+    sim_reference: float
+    sim_question: float
+    semantic: tuple[float, ...]
+    lexical: tuple[float, ...]
+    swap_gain: float = 0.0
+    swap_pair: tuple[str, str] | None = None
+    conflicts: tuple[str, ...] = ()
+
+
+def question_texts(question: str, reference: str, key_points: Sequence[str]) -> list[str]:
+    """The texts of a grading that depend only on the question, not on the answer.
+
+    They are the same strings for every answer to a question, so an embedder that caches by
+    text (see `CachingEmbedder`) embeds them once; then only the answer's short pieces are new.
+    """
+    kp_words = (w for k in key_points for w in _unique(content_words(k)) or [k])
+    return _unique([reference, question, *key_points, *clause_units(reference), *kp_words])
+
+
+def analyse(
+    question: str,
+    reference: str,
+    key_points: Sequence[str],
+    answer: str,
+    embedder: Embedder,
+    config: GradingConfig,
+) -> Signals:
+    """Lexical and semantic signals of `answer`, from exactly one `embedder.encode` call."""
+    tokens = words(answer)
+    content = content_words(answer)
+    question_stems = {stem(w) for w in content_words(question)}
+    per_sentence = answer_pieces(answer, config.chunk_words) if content else []
+    pieces = [p for ps in per_sentence for p in ps]
+    pairs = _unique_pairs([*contrast_pairs(question), *ANTONYM_PAIRS])
+    used = [(a, b) for a, b in pairs if mentions(answer, a) or mentions(answer, b)][: config.max_variants]
+    swapped = [{p: swap_terms(p, a, b) for p in pieces if mentions(p, a) or mentions(p, b)} for a, b in used]
+
+    batch = _Batch()
+    batch.add_all(question_texts(question, reference, key_points))
+    batch.add_all(pieces)
+    for variant in swapped:
+        batch.add_all(variant.values())
+    vectors: Vectors = np.asarray(embedder.encode(batch.texts), dtype=np.float32)
+
+    def rows(texts: Iterable[str]) -> Vectors:
+        return vectors[[batch.index[t] for t in texts]]
+
+    signals = Signals(
+        n_words=len(tokens),
+        n_content=len(content),
+        function_ratio=sum(1 for w in tokens if w in FUNCTION_WORDS) / max(1, len(tokens)),
+        new_words=sum(1 for w in content if stem(w) not in question_stems),
+        sim_reference=0.0,
+        sim_question=0.0,
+        semantic=(0.0,) * len(key_points),
+        lexical=(0.0,) * len(key_points),
+    )
+    if not pieces:
+        return signals
+    kp, piece_vecs = rows(key_points), rows(pieces)
+    ref_clauses = clause_units(reference)
+    targets = _unique([*ref_clauses, *key_points])
+    weights = np.array([len(p.split()) for p in pieces], dtype=np.float32)
+    groups = _span_groups([len(ps) for ps in per_sentence])
+    span_vecs = np.stack([_mean(piece_vecs, weights, g) for g in groups])
+    answer_vec = _mean(piece_vecs, weights, list(range(len(pieces))))
+    # Relative to how well the reference itself matches each key point, so that abstract key
+    # points (which any wording matches only weakly) are not held to the bar of concrete ones.
+    ceiling = np.maximum((kp @ rows([reference, *ref_clauses]).T).max(axis=1), config.ceiling_floor)
+    span_sims = kp @ span_vecs.T  # (key points, spans)
+    best = span_sims.max(axis=1)
+    semantic = _specific_coverage(span_sims / ceiling[:, None], config)
+    ref_vecs = rows(ref_clauses)
+    weights_of = _word_weights(question, key_points)
+    lexical = np.array(
+        [
+            _word_coverage(rows(list(w)), np.array(list(w.values()), dtype=np.float32), piece_vecs, ref_vecs, config)
+            for w in weights_of
+        ]
+    )
+    swap_gain, swap_pair = 0.0, None
+    for pair, variant in zip(used, swapped, strict=True):
+        changed = rows([variant.get(p, p) for p in pieces])
+        changed_spans = np.stack([_mean(changed, weights, g) for g in groups])
+        gain = float((kp @ changed_spans.T).max(axis=1).mean() - best.mean())
+        if gain > swap_gain:
+            swap_gain, swap_pair = gain, pair
+    return replace(
+        signals,
+        sim_reference=float(answer_vec @ rows([reference])[0]),
+        sim_question=float(answer_vec @ rows([question])[0]),
+        semantic=tuple(float(x) for x in semantic),
+        lexical=tuple(float(x) for x in lexical),
+        swap_gain=swap_gain,
+        swap_pair=swap_pair,
+        conflicts=(
+            *_negation_conflicts(pieces, piece_vecs, targets, rows(targets), config),
+            *_definition_conflicts(pieces, piece_vecs, targets, rows(targets), contrast_pairs(question), config),
+            *_swap_conflicts(used, swapped, rows(targets), rows, config),
+        ),
+    )
+
+
+def _word_weights(question: str, key_points: Sequence[str]) -> list[dict[str, float]]:
+    """Per key point, its distinct content words weighted by how much they tell it apart.
+
+    A word of the question (any on-topic answer repeats it) weighs 0.1, a word shared with
+    another key point 0.5, any other word 1. A key point without content words is its own word.
+    """
+    question_stems = {stem(w) for w in content_words(question)}
+    stems_of = [{stem(w) for w in content_words(k)} for k in key_points]
+    out: list[dict[str, float]] = []
+    for k, point in enumerate(key_points):
+        others = set().union(*(st for j, st in enumerate(stems_of) if j != k))
+        weights: dict[str, float] = {}
+        for w in _unique(content_words(point)):
+            weights[w] = 0.1 if stem(w) in question_stems else 0.5 if stem(w) in others else 1.0
+        out.append(weights or {point: 1.0})
+    return out
+
+
+def _word_coverage(
+    word_vecs: Vectors, weights: npt.NDArray[np.float32], piece_vecs: Vectors, ref_vecs: Vectors, config: GradingConfig
+) -> float:
+    """How well the answer echoes a key point's words, relative to how well the reference does (0-1).
+
+    Each word scores its best cosine with any answer piece; the weighted mean over the words is
+    divided by the same mean taken against the reference's clauses.
+    """
+    answer_match = float(weights @ (word_vecs @ piece_vecs.T).max(axis=1)) / float(weights.sum())
+    reference_match = float(weights @ (word_vecs @ ref_vecs.T).max(axis=1)) / float(weights.sum())
+    return min(1.0, answer_match / max(config.ceiling_floor, reference_match))
+
+
+def _specific_coverage(relative: Vectors, config: GradingConfig) -> Vectors:
+    """Per key point, its best relative similarity among the spans that match it (nearly) best.
+
+    `relative` is (key points, spans). A span is evidence for a key point only when no other key
+    point matches it clearly better, so one idea stated once cannot cover several key points.
+    Capped at 1.
+    """
+    allowed = relative >= relative.max(axis=0, keepdims=True) - config.specificity_margin
+    masked = np.where(allowed, relative, 0.0)
+    return np.asarray(np.minimum(masked.max(axis=1), 1.0), dtype=np.float32)
+
+
+def _span_groups(sentence_sizes: Sequence[int]) -> list[list[int]]:
+    """Piece indices to average: each piece, adjacent pieces of a sentence, each sentence, all."""
+    groups: list[list[int]] = []
+    start = 0
+    for size in sentence_sizes:
+        idx = list(range(start, start + size))
+        groups.extend([i] for i in idx)
+        groups.extend([a, b] for a, b in itertools.pairwise(idx))
+        if size > 2:
+            groups.append(idx)
+        start += size
+    if len(sentence_sizes) > 1 or start > 2:
+        groups.append(list(range(start)))
+    return groups
+
+
+def _mean(vectors: Vectors, weights: npt.NDArray[np.float32], group: Sequence[int]) -> Vectors:
+    """The normalised, length-weighted mean of some rows: the vector of a span of pieces."""
+    total = weights[group] @ vectors[group]
+    return np.asarray(total / max(1e-6, float(np.linalg.norm(total))), dtype=np.float32)
+
+
+def _negation_conflicts(
+    pieces: Sequence[str], piece_vecs: Vectors, targets: Sequence[str], target_vecs: Vectors, config: GradingConfig
+) -> tuple[str, ...]:
+    """Answer pieces that negate what their closest reference clause or key point asserts (or vice versa)."""
+    sims = piece_vecs @ target_vecs.T
+    found: list[str] = []
+    for p, piece in enumerate(pieces):
+        best = int(sims[p].argmax())
+        if sims[p, best] >= config.negation_similarity and negation_conflict(piece, targets[best]):
+            found.append(f'negation differs from the reference: "{piece}"')
+    return tuple(found)
+
+
+def _definition_conflicts(
+    pieces: Sequence[str],
+    piece_vecs: Vectors,
+    targets: Sequence[str],
+    target_vecs: Vectors,
+    contrasted: Sequence[tuple[str, str]],
+    config: GradingConfig,
+) -> tuple[str, ...]:
+    """Answer pieces that give one contrasted term the reference's description of the other.
+
+    For the terms a question contrasts ("precision" and "recall"), a piece naming only one of
+    them whose closest reference clause or key point names only the other says the opposite.
+    """
+    if not contrasted:
+        return ()
+    sims = piece_vecs @ target_vecs.T
+    found: list[str] = []
+    for p, piece in enumerate(pieces):
+        best = int(sims[p].argmax())
+        if sims[p, best] < config.definition_similarity or len(content_words(piece)) < MIN_PIECE_WORDS:
+            continue
+        target = targets[best]
+        for a, b in contrasted:
+            for x, y in ((a, b), (b, a)):
+                if mentions(piece, x) and not mentions(piece, y) and mentions(target, y) and not mentions(target, x):
+                    found.append(f"says '{x}' where the reference says '{y}': \"{piece}\"")
+    return tuple(found)
+
+
+def _swap_conflicts(
+    used: Sequence[tuple[str, str]],
+    swapped: Sequence[dict[str, str]],
+    target_vecs: Vectors,
+    rows: Callable[[Iterable[str]], Vectors],
+    config: GradingConfig,
+) -> tuple[str, ...]:
+    """Answer pieces that match the reference clearly better once an antonym pair is exchanged."""
+    found: list[str] = []
+    for (a, b), variant in zip(used, swapped, strict=True):
+        for piece, changed in variant.items():
+            if len(content_words(piece)) < MIN_PIECE_WORDS:
+                continue
+            before = float((rows([piece]) @ target_vecs.T).max())
+            after = float((rows([changed]) @ target_vecs.T).max())
+            if after - before >= config.piece_swap_margin:
+                found.append(f"reads right only with '{a}' and '{b}' exchanged: \"{piece}\"")
+    return tuple(found)
+
+
+# --- deciding -------------------------------------------------------------------------------------
+
+
+def _guards(s: Signals, config: GradingConfig) -> list[str]:
+    """Reasons that rule out "correct" whatever the coverage (empty when no guard fires)."""
+    if s.n_content < config.min_content_words:
+        return [f"too short: {s.n_content} content words, at least {config.min_content_words} needed"]
+    reasons: list[str] = []
+    if s.n_words >= config.stuffing_min_words and s.function_ratio < config.min_function_ratio:
+        reasons.append("keyword stuffing: a list of terms without sentence structure")
+    if s.new_words <= config.restate_max_new_words and s.sim_question >= config.restate_min_question_similarity:
+        reasons.append("restates the question: adds almost nothing beyond its words")
+    elif s.sim_question - s.sim_reference >= config.echo_margin:
+        reasons.append("restates the question: closer to the question than to the reference answer")
+    if s.sim_reference < config.off_topic_similarity:
+        reasons.append("off-topic: not about what the reference answer explains")
+    if s.swap_pair is not None and s.swap_gain >= config.swap_margin:
+        a, b = s.swap_pair
+        reasons.append(f"contradiction: '{a}' and '{b}' look swapped relative to the key points")
+    reasons.extend(f"contradiction: {c}" for c in s.conflicts)
+    return reasons
+
+
+def grade_free_text(
+    question: str,
+    reference: str,
+    key_points: Sequence[str],
+    answer: str,
+    embedder: Embedder,
+    *,
+    config: GradingConfig = GradingConfig(),
+) -> GradeResult:
+    """Grade a free-text answer against a reference answer and its key points, conservatively.
+
+    Pure and deterministic for a deterministic embedder: calls `embedder.encode` exactly once,
+    with every text batched (reference and its clauses, question, key points and their words,
+    the answer's clause pieces and antonym-swapped variants of them). "correct" needs every key
+    point covered, enough similarity to the reference and no guard firing (too short, keyword
+    stuffing, restates the question, off-topic, contradiction); an answer that covers only some
+    key points, or all of them but is far from the reference as a whole, is "partial", which
+    never counts as correct. The question's texts are the same for every answer, so wrapping the
+    embedder in a `CachingEmbedder` leaves only the answer's pieces to embed.
+
+    Args:
+        question: the question the learner answered.
+        reference: a model answer.
+        key_points: the ideas a correct answer must contain (at least one).
+        answer: the learner's free text.
+        embedder: returns L2-normalised vectors, one row per text.
+        config: thresholds.
+
+    Returns:
+        A new GradeResult; `score` and `confidence` are in 0-1.
+
+    Raises:
+        ValueError: when `key_points` is empty.
+    """
+    if not key_points:
+        raise ValueError("key_points must not be empty")
+    return decide(analyse(question, reference, key_points, answer, embedder, config), key_points, config)
+
+
+def decide(s: Signals, key_points: Sequence[str], config: GradingConfig) -> GradeResult:
+    """The grade that `s`, the signals of an answer to a question with `key_points`, earns under `config`.
+
+    Pure; no embedding. Coverage of a key point = `semantic_weight` x semantic + the rest x lexical.
+    """
+    reasons = _guards(s, config)
+    w = config.semantic_weight
+    coverage = [w * a + (1 - w) * b for a, b in zip(s.semantic, s.lexical, strict=True)]
+    covered = [c >= config.key_point_threshold for c in coverage]
+    matched = tuple(k for k, ok in zip(key_points, covered, strict=True) if ok)
+    missing = tuple(k for k, ok in zip(key_points, covered, strict=True) if not ok)
+    span = max(1e-6, config.key_point_threshold - config.score_floor)
+    score = float(np.mean([min(1.0, max(0.0, (c - config.score_floor) / span)) for c in coverage]))
+    margin = min(coverage) - config.key_point_threshold
+    if reasons:
+        verdict: Verdict = "incorrect"
+        score = min(score, 0.3)
+        confidence = 1.0 if s.n_content < config.min_content_words else 0.8
+    elif not missing and s.sim_reference >= config.reference_threshold:
+        verdict = "correct"
+        confidence = min(1.0, 0.5 + 2.5 * margin)
+    elif len(matched) >= config.partial_fraction * len(key_points):
+        verdict = "partial"
+        confidence = min(1.0, 0.5 + 2.5 * abs(margin))
+        if not missing:
+            reasons.append("uncertain: every key point matches, but the answer is not close enough to the reference")
+    else:
+        verdict = "incorrect"
+        confidence = min(1.0, 0.5 + 2.5 * abs(margin))
+    reasons.extend(f"missing key point: {k}" for k in missing)
+    return GradeResult(verdict, score, matched, missing, confidence, tuple(reasons))

@@ -1,0 +1,191 @@
+"""Free-text grader logic that is not about semantics, with a hash-based bag-of-words embedder."""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from bot.core.grading import (
+    CachingEmbedder,
+    GradeResult,
+    GradingConfig,
+    Signals,
+    contrast_pairs,
+    decide,
+    grade_free_text,
+    is_negated,
+    negation_conflict,
+    question_texts,
+    swap_terms,
+    words,
+)
+
+DIM = 256
+QUESTION = "Why do we shuffle the training data before each epoch?"
+REFERENCE = (
+    "Shuffling stops the model from learning the order of the examples. Mini-batches then mix "
+    "different examples, so the gradient estimates are less biased and training converges better."
+)
+KEY_POINTS = ("stops the model from learning the order of examples", "gradient estimates are less biased")
+ANSWER = (
+    "Shuffling stops the model from learning the order of the examples, and the gradient estimates "
+    "are less biased because each batch mixes examples."
+)
+
+
+class FakeEmbedder:
+    """Bag of words hashed into DIM buckets, L2-normalised; records every call."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        self.calls.append(list(texts))
+        out = np.zeros((len(texts), DIM), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in words(text) or ["<empty>"]:
+                out[row, zlib.crc32(word.encode()) % DIM] += 1.0
+        return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+
+def _grade(answer: str, embedder: FakeEmbedder | None = None) -> GradeResult:
+    return grade_free_text(QUESTION, REFERENCE, KEY_POINTS, answer, embedder or FakeEmbedder())
+
+
+def test_result_json_has_the_documented_shape() -> None:
+    data = _grade(ANSWER).as_json()
+    assert set(data) == {"verdict", "correct", "score", "matched", "missing", "confidence", "reasons"}
+    assert data["verdict"] in {"correct", "partial", "incorrect"}
+    assert isinstance(data["correct"], bool)
+    assert isinstance(data["score"], float) and 0.0 <= data["score"] <= 1.0
+    assert isinstance(data["confidence"], float) and 0.0 <= data["confidence"] <= 1.0
+    assert isinstance(data["matched"], list) and isinstance(data["missing"], list)
+    assert sorted(data["matched"] + data["missing"]) == sorted(KEY_POINTS)  # type: ignore[operator]
+    assert all(isinstance(r, str) for r in data["reasons"])  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(("verdict", "correct"), [("correct", True), ("partial", False), ("incorrect", False)])
+def test_only_the_verdict_correct_counts_as_correct(verdict: str, correct: bool) -> None:
+    result = GradeResult(verdict, 0.9, KEY_POINTS, (), 0.9)  # type: ignore[arg-type]
+    assert result.correct is correct
+    assert result.as_json()["correct"] is correct
+
+
+@pytest.mark.parametrize("answer", ["", "   ", "?!", "it is"])
+def test_empty_or_contentless_answer_is_incorrect_and_too_short(answer: str) -> None:
+    result = _grade(answer)
+    assert result.verdict == "incorrect"
+    assert result.reasons[0].startswith("too short")
+    assert result.matched == ()
+
+
+@pytest.mark.parametrize("answer", [ANSWER, "", "shuffle order", "Shuffling is not needed at all; never shuffle."])
+def test_each_grading_calls_encode_exactly_once(answer: str) -> None:
+    embedder = FakeEmbedder()
+    _grade(answer, embedder)
+    assert len(embedder.calls) == 1
+    assert len(embedder.calls[0]) == len(set(embedder.calls[0])), "texts are deduplicated"
+
+
+def test_question_texts_are_batched_with_the_answer_so_a_cache_only_embeds_the_answer() -> None:
+    inner = FakeEmbedder()
+    cached = CachingEmbedder(inner)
+    _grade(ANSWER, cached)  # type: ignore[arg-type]
+    _grade("Shuffling mixes the examples so the batches are less biased.", cached)  # type: ignore[arg-type]
+    assert len(inner.calls) == 2
+    assert set(question_texts(QUESTION, REFERENCE, KEY_POINTS)) <= set(inner.calls[0])
+    assert set(inner.calls[1]).isdisjoint(question_texts(QUESTION, REFERENCE, KEY_POINTS))
+
+
+def test_caching_embedder_returns_the_same_vectors_and_skips_known_texts() -> None:
+    inner = FakeEmbedder()
+    cached = CachingEmbedder(inner, max_entries=3)
+    first = cached.encode(["a b", "c d"])
+    again = cached.encode(["c d", "e f", "a b"])
+    assert np.array_equal(again[0], first[1]) and np.array_equal(again[2], first[0])
+    assert inner.calls == [["a b", "c d"], ["e f"]]
+    cached.encode(["g h"])  # evicts the least recently used ("c d")
+    cached.encode(["c d"])
+    assert inner.calls[-1] == ["c d"]
+
+
+def test_grading_is_deterministic() -> None:
+    assert _grade(ANSWER) == _grade(ANSWER)
+
+
+def test_empty_key_points_are_rejected() -> None:
+    with pytest.raises(ValueError, match="key_points"):
+        grade_free_text(QUESTION, REFERENCE, [], ANSWER, FakeEmbedder())
+
+
+def _signals(**changes: object) -> Signals:
+    base = Signals(
+        n_words=30,
+        n_content=15,
+        function_ratio=0.45,
+        new_words=10,
+        sim_reference=0.7,
+        sim_question=0.5,
+        semantic=(0.9, 0.9),
+        lexical=(0.9, 0.9),
+    )
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+def test_decide_needs_every_key_point_and_no_guard_for_correct() -> None:
+    config = GradingConfig()
+    assert decide(_signals(), KEY_POINTS, config).verdict == "correct"
+    partial = decide(_signals(semantic=(0.9, 0.1), lexical=(0.9, 0.1)), KEY_POINTS, config)
+    assert partial.verdict == "partial" and partial.missing == (KEY_POINTS[1],)
+    assert any(r.startswith("missing key point") for r in partial.reasons)
+    far = decide(_signals(sim_reference=0.25, sim_question=0.2), KEY_POINTS, config)
+    assert far.verdict == "partial" and far.reasons[0].startswith("uncertain")
+    assert decide(_signals(semantic=(0.1, 0.1), lexical=(0.1, 0.1)), KEY_POINTS, config).verdict == "incorrect"
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"n_content": 2}, "too short"),
+        ({"function_ratio": 0.0}, "keyword stuffing"),
+        ({"new_words": 1, "sim_question": 0.9}, "restates the question"),
+        ({"sim_question": 0.9, "sim_reference": 0.6}, "restates the question"),
+        ({"sim_reference": 0.1, "sim_question": 0.1}, "off-topic"),
+        ({"swap_gain": 0.2, "swap_pair": ("precision", "recall")}, "contradiction"),
+        ({"conflicts": ('negation differs from the reference: "x"',)}, "contradiction"),
+    ],
+)
+def test_any_guard_makes_a_fully_covering_answer_incorrect(changes: dict[str, object], reason: str) -> None:
+    result = decide(_signals(**changes), KEY_POINTS, GradingConfig())
+    assert result.verdict == "incorrect" and not result.correct
+    assert any(r.startswith(reason) for r in result.reasons), result.reasons
+    assert result.score <= 0.3
+
+
+def test_contrast_pairs_come_from_the_question() -> None:
+    assert contrast_pairs("What is the difference between precision and recall?") == [("precision", "recall")]
+    assert ("bias", "variance") in contrast_pairs("What is the difference between high bias and high variance?")
+    assert ("high", "low") in contrast_pairs("What happens if the learning rate is set too high or too low?")
+    assert contrast_pairs("How do L1 (lasso) and L2 (ridge) regularization differ?") == [
+        ("l1", "l2"),
+        ("lasso", "ridge"),
+    ]
+    assert contrast_pairs("Why would you use it instead of a single split?") == []
+
+
+def test_swap_terms_exchanges_whole_words_and_keeps_capitals() -> None:
+    text = "Precision counts hits among predictions; recall counts found positives, unlike precisions."
+    assert swap_terms(text, "precision", "recall") == (
+        "Recall counts hits among predictions; precision counts found positives, unlike precisions."
+    )
+
+
+def test_negation_is_scoped_to_what_it_governs() -> None:
+    assert is_negated("the model has not seen it") and is_negated("it doesnt help") and is_negated("w/o labels")
+    assert not is_negated("no matter how far away the tokens are")
+    assert negation_conflict("the model has seen the data", "on data the model has not seen")
+    assert not negation_conflict("agents get rewards", "an agent gets rewards instead of correct labels")
+    assert not negation_conflict("it is not seen", "it has never been seen")
