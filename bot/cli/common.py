@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sys
+from collections.abc import AsyncIterator
 from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config import Settings
+from bot.storage.db import create_engine
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -40,3 +44,13 @@ def configure_logging(level: str) -> None:
     )
     for noisy in ("httpx", "chromadb", "sentence_transformers", "transformers", "urllib3", "bm25s", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+@contextlib.asynccontextmanager
+async def database(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    """An engine for one command, disposed of when the command is done."""
+    engine = create_engine(settings.effective_database_url)
+    try:
+        yield engine
+    finally:
+        await engine.dispose()

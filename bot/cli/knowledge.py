@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Callable, Iterator
 from typing import Annotated
 
 import typer
@@ -10,17 +12,36 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from bot.app import IndexBusyError, make_embedder, open_services, prepare_database
-from bot.cli.common import err, fail, out, print_json, settings_of
+from bot.cli.common import database, err, fail, out, print_json, settings_of
 from bot.config import Settings
 from bot.core.content import STAGE_IDS
 from bot.retrieval.chroma import make_client
 from bot.retrieval.index import IndexUnavailableError
 from bot.retrieval.locks import LockHeldError, ingest_lock
-from bot.storage.db import create_engine
 from bot.storage.knowledge import SqlKnowledgeStore
 from ingest.pipeline import IngestError, Ingestor, IngestReport
 
 sources_app = typer.Typer(help="List or remove ingested sources.", no_args_is_help=True)
+
+
+@contextlib.contextmanager
+def _progress_bar(show: bool) -> Iterator[Callable[[str, int, int], None]]:
+    """A progress bar on stderr for the embedding phase (hidden with --json)."""
+    with Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not show,
+    ) as bar:
+        task = bar.add_task("embedding chunks", total=None)
+
+        def progress(_phase: str, done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield progress
 
 
 async def run_ingest(
@@ -41,35 +62,21 @@ async def run_ingest(
         raise IngestError(f"another ingest is running ({exc.holder}); wait for it to finish") from exc
     try:
         index = acquire_index(settings, "mentor ingest")
-        engine = create_engine(settings.effective_database_url)
         try:
-            ingestor = Ingestor(
-                store=SqlKnowledgeStore(engine),
-                client=make_client(settings.chroma_url, str(settings.chroma_dir)),
-                embedder=make_embedder(settings),
-                knowledge_dir=settings.knowledge_dir,
-                url_timeout=settings.url_timeout_seconds,
-                url_max_bytes=settings.url_max_bytes,
-            )
-            with Progress(
-                TextColumn("[progress.description]{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                console=err,
-                transient=True,
-                disable=not show_progress,
-            ) as bar:
-                task = bar.add_task("embedding chunks", total=None)
-
-                def progress(_phase: str, done: int, total: int) -> None:
-                    bar.update(task, completed=done, total=total)
-
-                if remove is not None:
-                    return await ingestor.remove(remove, progress)
-                return await ingestor.run(targets, rebuild=rebuild, strict=strict, progress=progress)
+            async with database(settings) as engine:
+                ingestor = Ingestor(
+                    store=SqlKnowledgeStore(engine),
+                    client=make_client(settings.chroma_url, str(settings.chroma_dir)),
+                    embedder=make_embedder(settings),
+                    knowledge_dir=settings.knowledge_dir,
+                    url_timeout=settings.url_timeout_seconds,
+                    url_max_bytes=settings.url_max_bytes,
+                )
+                with _progress_bar(show_progress) as progress:
+                    if remove is not None:
+                        return await ingestor.remove(remove, progress)
+                    return await ingestor.run(targets, rebuild=rebuild, strict=strict, progress=progress)
         finally:
-            await engine.dispose()
             if index is not None:
                 index.release()
     finally:
@@ -167,11 +174,8 @@ def sources_list(
     prepare_database(settings)
 
     async def go() -> list[dict[str, object]]:
-        engine = create_engine(settings.effective_database_url)
-        try:
+        async with database(settings) as engine:
             records = await SqlKnowledgeStore(engine).sources()
-        finally:
-            await engine.dispose()
         return [
             {
                 "source": r.source,

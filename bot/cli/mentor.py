@@ -21,7 +21,7 @@ from bot.app import (
     purge_question_log,
     utc_now,
 )
-from bot.cli.common import err, fail, out, print_json, settings_of
+from bot.cli.common import database, err, fail, out, print_json, settings_of
 from bot.config import Settings
 from bot.core.content import STAGE_IDS, ContentError, load_roadmap
 from bot.core.evaluation import Split, calibrate_threshold, evaluate, load_eval_set
@@ -370,14 +370,10 @@ def admin_questions(
     prepare_database(settings)
 
     async def go() -> list[dict[str, object]]:
-        from bot.storage.db import create_engine
         from bot.storage.questions import SqlQuestionLog
 
-        engine = create_engine(settings.effective_database_url)
-        try:
+        async with database(settings) as engine:
             rows = await SqlQuestionLog(engine).list(abstained_only=abstained, limit=limit)
-        finally:
-            await engine.dispose()
         return [
             {
                 "id": r.id,
@@ -545,20 +541,13 @@ def admin_items(
 
     async def go() -> list[dict[str, object]]:
         from bot.app import load_question_bank
-        from bot.storage.db import create_engine
         from bot.storage.practice import SqlPracticeStore
 
-        engine = create_engine(settings.effective_database_url)
-        try:
+        async with database(settings) as engine:
             store = SqlPracticeStore(engine)
             flags = await store.flags()
-            if flagged:
-                ids = sorted({f.item_id for f in flags})
-            else:
-                ids = [i.id for i in load_question_bank(settings).items]
+            ids = sorted({f.item_id for f in flags}) if flagged else [i.id for i in load_question_bank(settings).items]
             stats = await store.item_stats(ids)
-        finally:
-            await engine.dispose()
         by_item: dict[str, list[dict[str, object]]] = {}
         for f in flags:
             by_item.setdefault(f.item_id, []).append(
