@@ -11,6 +11,7 @@ from datetime import datetime
 
 from bot.core.models import Answer, Citation, SearchHit
 from bot.core.ports import ChatModel, QuestionLog, Retriever
+from bot.core.text import STOPWORDS
 
 MAX_QUESTION_CHARS = 2000
 MAX_ANSWER_CHARS = 1200
@@ -23,54 +24,6 @@ _LIST_SECTION = re.compile(r"(Check yourself|Further resources)$")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[`])")
 _WORD = re.compile(r"[a-z0-9]+")
 _CITATION = re.compile(r"\[(\d{1,2})\]")
-_STOP = frozenset(
-    [
-        "a",
-        "an",
-        "and",
-        "are",
-        "as",
-        "at",
-        "be",
-        "but",
-        "by",
-        "can",
-        "do",
-        "does",
-        "for",
-        "from",
-        "how",
-        "i",
-        "if",
-        "in",
-        "into",
-        "is",
-        "it",
-        "its",
-        "my",
-        "of",
-        "on",
-        "or",
-        "so",
-        "that",
-        "the",
-        "their",
-        "then",
-        "there",
-        "this",
-        "to",
-        "was",
-        "what",
-        "when",
-        "where",
-        "which",
-        "why",
-        "will",
-        "with",
-        "you",
-        "your",
-    ]
-)
 
 SYSTEM_PROMPT = (
     "You are a patient machine-learning mentor. Answer the learner's question using ONLY the "
@@ -94,7 +47,7 @@ def clean_question(text: str) -> str:
 
 
 def _words(text: str) -> set[str]:
-    return {w for w in _WORD.findall(text.lower()) if w not in _STOP and len(w) > 1}
+    return {w for w in _WORD.findall(text.lower()) if w not in STOPWORDS and len(w) > 1}
 
 
 def _stem(word: str) -> str:
