@@ -211,7 +211,7 @@ class Ingestor:
                     if roadmap is not None:
                         new = roadmap_documents(roadmap, ref.root, digest, concept_titles(self.knowledge_dir))
                     else:
-                        new = load_document(ref, data, suffix, None)
+                        new = load_document(ref, data, suffix, digest)
                 except LoadError as exc:
                     report.errors.append(str(exc))
                     report.failed += 1

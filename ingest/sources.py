@@ -128,13 +128,8 @@ def fetch_url(url: str, timeout: float, max_bytes: int) -> tuple[bytes, str]:
     return bytes(body), suffix
 
 
-def load_document(ref: SourceRef, data: bytes, suffix: str, roadmap: Roadmap | None) -> list[Document]:
-    """Parse one source. The roadmap file yields one document per stage plus career paths."""
-    digest = content_hash(data)
-    if ref.source == ROADMAP_SOURCE:
-        if roadmap is None:
-            raise LoadError(ref.source, "roadmap.yaml did not validate")
-        return roadmap_documents(roadmap, ref.root, digest)
+def load_document(ref: SourceRef, data: bytes, suffix: str, digest: str) -> list[Document]:
+    """Parse one file or page (`digest` is its content hash). roadmap.yaml goes through `roadmap_documents`."""
     if not data.strip():
         raise LoadError(ref.source, "empty file")
     meta, sections = PARSERS[suffix](data, ref.source)
