@@ -13,6 +13,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
 from bot.storage.db import UTCDateTime
@@ -97,6 +98,10 @@ learners = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     Column("display_name", String(200), nullable=True),
     Column("time_zone", String(64), nullable=False, default="UTC"),
+    Column("goal", String(64), nullable=True),
+    Column("hours_per_week", Float, nullable=True),
+    Column("nudge_time", String(5), nullable=True),
+    Column("track_start", UTCDateTime(), nullable=True),
 )
 
 identities = Table(
@@ -180,4 +185,95 @@ item_flags = Table(
     Column("reason", Text, nullable=False),
     Column("status", String(16), nullable=False, default="open"),
     Column("created_at", UTCDateTime(), nullable=False),
+)
+
+# --- mastery (issue "Mastery") ----------------------------------------------------------------
+
+assessments = Table(
+    "assessments",
+    metadata,
+    Column("id", String(64), ForeignKey("quiz_sessions.id", ondelete="CASCADE"), primary_key=True),
+    Column("learner_id", Integer, ForeignKey("learners.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("kind", String(16), nullable=False),
+    Column("stage", String(64), nullable=False),
+    Column("started_at", UTCDateTime(), nullable=False),
+    Column("deadline", UTCDateTime(), nullable=False),
+    Column("status", String(16), nullable=False, default="open"),
+    Column("right", Integer, nullable=False, default=0),
+    Column("total", Integer, nullable=False, default=0),
+    Column("finished_at", UTCDateTime(), nullable=True),
+)
+
+awards = Table(
+    "awards",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("learner_id", Integer, ForeignKey("learners.id", ondelete="CASCADE"), nullable=False),
+    Column("stage", String(64), nullable=False),
+    Column("awarded_at", UTCDateTime(), nullable=False),
+    Column("source", String(16), nullable=False),
+    Column("evidence", Text, nullable=False, default="[]"),  # JSON list of attempt ids
+    Column("granted_by", String(200), nullable=True),
+    Column("reason", Text, nullable=False, default=""),
+    Column("revoked_at", UTCDateTime(), nullable=True),
+    Column("revoked_by", String(200), nullable=True),
+    Column("revoke_reason", Text, nullable=False, default=""),
+    UniqueConstraint("learner_id", "stage"),
+)
+
+milestones = Table(
+    "milestones",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("learner_id", Integer, ForeignKey("learners.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("stage", String(64), nullable=False),
+    Column("url", String(2000), nullable=False),
+    Column("writeup", Text, nullable=False),
+    Column("submitted_at", UTCDateTime(), nullable=False),
+    Column("status", String(16), nullable=False, default="pending", index=True),
+    Column("reviewer", String(200), nullable=True),
+    Column("review_note", Text, nullable=False, default=""),
+    Column("reviewed_at", UTCDateTime(), nullable=True),
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("learner_id", Integer, ForeignKey("learners.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("platform", String(32), nullable=False),
+    Column("external_id", String(200), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("payload", Text, nullable=False, default="{}"),  # JSON object
+    Column("dedupe_key", String(200), nullable=False, unique=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("status", String(16), nullable=False, default="pending", index=True),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text, nullable=False, default=""),
+    Column("delivered_at", UTCDateTime(), nullable=True),
+)
+
+link_codes = Table(
+    "link_codes",
+    metadata,
+    Column("code_hash", String(128), primary_key=True),
+    Column("learner_id", Integer, ForeignKey("learners.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("used_at", UTCDateTime(), nullable=True),
+)
+
+# No foreign key on learner_id: admin actions stay accountable after a learner is forgotten
+# (forget_learner sets learner_id to NULL) or merged (merge_learners re-points it).
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("learner_id", Integer, nullable=True, index=True),
+    Column("stage", String(64), nullable=True),
+    Column("reason", Text, nullable=False, default=""),
+    Column("details", Text, nullable=False, default="{}"),  # JSON object
 )
