@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta, timezone
@@ -13,10 +14,25 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from bot.core.models import Chunk, IndexState, SourceRecord
+from bot.core.practice import (
+    AlreadyAnsweredError,
+    AttemptRecord,
+    DailyCounts,
+    FreeTextGrade,
+    NewAttempt,
+    PracticeService,
+    SessionItemRecord,
+    SessionRecord,
+)
+from bot.core.questions import FreeTextItem, McqItem, NumericItem, TrueFalseItem, evaluate_numeric, load_bank
+from bot.core.srs import CardState, Srs
 from bot.storage.knowledge import SourceWrite, SqlKnowledgeStore, StaleGenerationError
 from bot.storage.migrate import alembic_config, head_revision
 from bot.storage.questions import SqlQuestionLog
 from bot.storage.tables import metadata
+from tests.conftest import KNOWLEDGE
+from tests.integration import test_mastery_store as mastery_contract
+from tests.integration.test_mastery_store import Backend
 
 T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
@@ -148,3 +164,154 @@ def test_concurrent_migrations_do_not_race(db_url: str) -> None:
         return rev
 
     assert asyncio.run(revision()) == head_revision()
+
+
+# --- the PracticeStore contract, also on the in-memory store ------------------------------------
+
+BANK = load_bank([KNOWLEDGE / "questions"])
+# The same parametrised stores (SQLite, PostgreSQL, MemoryStore) as the MasteryStore contract.
+store_url = mastery_contract.store_url
+backend = mastery_contract.backend
+
+
+def _practice_session(session_id: str, learner_id: int, at: datetime, items: tuple[str, ...]) -> SessionRecord:
+    return SessionRecord(
+        session_id,
+        learner_id,
+        "learn",
+        at,
+        at + timedelta(hours=2),
+        5,
+        "open",
+        tuple(SessionItemRecord(n, item, {"x": n}, (2, 0, 1, 3), None) for n, item in enumerate(items)),
+    )
+
+
+def _new_attempt(learner_id: int, item_id: str, at: datetime, **kw: object) -> NewAttempt:
+    values: dict[str, object] = {
+        "learner_id": learner_id,
+        "item_id": item_id,
+        "concept": "c1",
+        "session_id": None,
+        "position": None,
+        "kind": "learn",
+        "answer": "B",
+        "verdict": "correct",
+        "score": 1.0,
+        "rating": 3,
+        "latency_ms": 900,
+        "first_try": True,
+        "counts": True,
+        "platform": "cli",
+        "created_at": at,
+    }
+    values.update(kw)
+    return NewAttempt(**values)  # type: ignore[arg-type]
+
+
+async def test_practice_sessions_round_trip_and_close(backend: Backend) -> None:
+    store = backend.practice
+    alice = await backend.learner_for("cli", "a", T0)
+    session = _practice_session("s1", alice, T0, ("i1", "i2"))
+    await store.create_session(session)
+    await store.create_session(_practice_session("s2", alice, T0 + timedelta(minutes=5), ("i3",)))
+    await store.create_session(_practice_session("s-old", alice, T0 - timedelta(hours=3), ("i4",)))
+    assert await store.get_session("s1") == session
+    assert await store.get_session("missing") is None
+    assert await store.open_sessions(alice, T0 + timedelta(minutes=10)) == ["s2", "s1"]
+    await store.close_session("s2", "expired")
+    assert (await store.get_session("s2")).status == "expired"  # type: ignore[union-attr]
+    assert await store.open_sessions(alice, T0 + timedelta(minutes=10)) == ["s1"]
+    assert await store.open_sessions(alice, T0 + timedelta(hours=2)) == []
+
+
+async def test_practice_record_answer_is_atomic_and_counted(backend: Backend) -> None:
+    store = backend.practice
+    alice = await backend.learner_for("cli", "a", T0)
+    await store.create_session(_practice_session("s1", alice, T0, ("i1", "i2")))
+    card = CardState(
+        card_id=7, state=1, step=0, stability=None, difficulty=None, due=T0 + timedelta(minutes=10), last_review=None
+    )
+    first = await store.record_answer(_new_attempt(alice, "i1", T0, session_id="s1", position=0), card, "c1")
+    with pytest.raises(AlreadyAnsweredError):
+        await store.record_answer(_new_attempt(alice, "i1", T0, session_id="s1", position=0, answer="C"), card, "c1")
+    review = await store.record_answer(
+        _new_attempt(alice, "i9", T0 + timedelta(hours=1), first_try=False, verdict="incorrect", score=0.0), None, "c1"
+    )
+    assert review > first
+    stored = await store.get_session("s1")
+    assert [i.attempt_id for i in stored.items] == [first, None]  # type: ignore[union-attr]
+    assert await store.card(alice, "i1") == card and await store.card(alice, "i9") is None
+    assert await store.cards(alice) == [("i1", card)]
+    assert await store.has_attempt(alice, "i9") and not await store.has_attempt(alice, "i2")
+    assert await store.seen_items(alice) == {"i1", "i9"}
+    assert await store.daily_counts(alice, T0) == DailyCounts(reviews=1, new=1)
+    assert await store.daily_counts(alice, T0 + timedelta(minutes=30)) == DailyCounts(reviews=1, new=0)
+    assert await store.daily_counts(alice + 1000, T0) == DailyCounts(0, 0)
+    got = await store.attempt(first)
+    assert got == AttemptRecord(first, alice, "i1", "B", "correct", 1.0, T0, True)
+    assert got.created_at.utcoffset() == timedelta(0)  # type: ignore[union-attr]
+    assert await store.attempt(review + 1000) is None
+
+
+async def test_practice_flags_and_item_statistics(backend: Backend) -> None:
+    store = backend.practice
+    attempt_ids = []
+    for n in range(4):
+        learner = await backend.learner_for("cli", f"l{n}", T0)
+        score = 1.0 if n % 2 == 0 else 0.0
+        attempt_ids.append(await store.record_answer(_new_attempt(learner, "i1", T0, score=score), None, "c1"))
+        await store.record_answer(_new_attempt(learner, "i2", T0, score=score), None, "c1")
+    await store.add_flag("i1", learner, None, "report", "two options look right", T0)
+    await store.add_flag("i1", learner, attempt_ids[-1], "dispute", "mine was right", T0 + timedelta(minutes=1))
+    flags = await store.flags()
+    assert [(f.kind, f.item_id, f.attempt_id) for f in flags] == [
+        ("report", "i1", None),
+        ("dispute", "i1", attempt_ids[-1]),
+    ]
+    (stats,) = await store.item_stats(["i1"])
+    assert (stats.attempts, stats.difficulty, stats.reports, stats.disputes) == (4, 0.5, 1, 1)
+    assert stats.discrimination == pytest.approx(1.0)
+
+
+def _right_answer(record: SessionRecord, position: int) -> str:
+    rec = record.items[position]
+    item = BANK.item(rec.item_id)
+    if isinstance(item, McqItem):
+        return "ABCD"[rec.option_order.index(item.answer)]
+    if isinstance(item, TrueFalseItem):
+        return "true" if item.answer else "false"
+    if isinstance(item, NumericItem):
+        return repr(evaluate_numeric(item, rec.params))
+    assert isinstance(item, FreeTextItem)
+    return item.reference
+
+
+async def _exact_grader(item: FreeTextItem, answer: str) -> FreeTextGrade:
+    right = answer.strip() == item.reference.strip()
+    return FreeTextGrade("correct" if right else "incorrect", float(right))
+
+
+async def test_practice_service_runs_on_every_store(backend: Backend) -> None:
+    """Quiz, answer, duplicate, restart and due reviews through PracticeService itself."""
+    now = [T0]
+
+    def service() -> PracticeService:
+        return PracticeService(BANK, backend.practice, Srs(), _exact_grader, lambda: now[0], random.Random(7))
+
+    learner = await backend.learner_for("cli", "local", T0)
+    quiz = await service().start_quiz(learner, "learn", 3)
+    record = await backend.practice.get_session(quiz.id)
+    first = await service().submit_answer(
+        learner, quiz.id, 0, _right_answer(record, 0), latency_ms=9000, platform="cli"
+    )
+    assert first.correct and not first.duplicate
+    again = await service().submit_answer(learner, quiz.id, 0, _right_answer(record, 0), latency_ms=10, platform="cli")
+    assert again.duplicate and again.attempt_id == first.attempt_id
+    with pytest.raises(AlreadyAnsweredError):
+        await service().submit_answer(learner, quiz.id, 0, "not the answer", latency_ms=10, platform="cli")
+    reopened = await service().open_session(learner, quiz.id)
+    assert [i.answered for i in reopened.items] == [True, False, False]
+    now[0] = T0 + timedelta(days=60)
+    review = await service().start_quiz(learner, "review", 5)
+    assert [i.item_id for i in review.items] == [quiz.items[0].item_id]
