@@ -7,9 +7,9 @@ positions (order of first appearance); the thresholds were tuned on the even one
 
 Two latencies per grading, both with the model loaded and 3 warm-up gradings first:
 - question_cached: the steady state of a running bot. The texts that depend only on the question
-  (reference and its clauses, question, key points and their words) were embedded before, as a
-  `CachingEmbedder` keeps them after the first answer to a question; the answer's pieces and
-  their antonym-swapped variants are embedded in the timed call, never served from a cache.
+  (reference and its clauses, question, key points, their words and antonym-swapped variants)
+  were embedded before, as a `CachingEmbedder` keeps them after the first answer to a question;
+  the answer's pieces are embedded in the timed call, never served from a cache.
 - cold: nothing cached; every text of the grading is embedded in the timed call.
 False-accept = incorrect-labelled cases graded "correct" / incorrect cases; true-accept =
 correct-labelled cases graded "correct" / correct cases (from the question_cached pass).

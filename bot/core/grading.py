@@ -6,7 +6,7 @@ import itertools
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol
 
@@ -75,22 +75,27 @@ class GradingConfig:
         off_topic_similarity: answer-reference similarity below this is off-topic.
         reference_threshold: below this answer-reference similarity, an answer that covers
             every key point is only "partial" (uncertain).
-        key_point_threshold: a key point counts as covered when its coverage reaches this.
+        key_point_threshold: a key point counts as covered when its coverage reaches this ...
+        min_semantic: ... and its semantic match (see `Signals.semantic`) reaches this, so that
+            echoing a key point's words without its meaning is not enough.
         semantic_weight: coverage = this x semantic match + (1 - this) x word-level match.
         specificity_margin: a span of the answer is evidence for a key point only if no other
             key point matches it better by more than this (relative similarities).
         ceiling_floor: matches are divided by how well the reference itself matches the key
             point, but never by less than this.
+        anchor_margin: a key point is covered only if, for some single answer piece, it is the
+            best-matching key point or within this of it (relative similarities); otherwise its
+            semantic match is 0.
         partial_fraction: an answer covering at least this share of the key points, with no
             guard firing, is "partial" rather than "incorrect".
-        swap_margin: a contradiction is flagged when exchanging an antonym pair in the answer
-            ("precision" <-> "recall") raises its mean key-point similarity by this much ...
-        piece_swap_margin: ... or raises one piece's best similarity to the reference by this much.
+        swap_margin: a contradiction is flagged when the answer matches the key points this much
+            better (mean best similarity) once an antonym pair is exchanged in them
+            ("precision" <-> "recall").
         negation_similarity: an answer piece at least this similar to its closest reference
             clause or key point must not negate what that one asserts (or the reverse).
         definition_similarity: an answer piece at least this similar to its closest reference
             clause or key point must not name the other one of two terms the question contrasts.
-        max_variants: at most this many antonym pairs are tried per grading.
+        max_variants: at most this many antonym pairs the answer names are tried per grading.
         chunk_words: clauses longer than this (in words) are split before embedding.
         score_floor: the coverage that earns a key point no credit in `score`.
     """
@@ -105,14 +110,15 @@ class GradingConfig:
     reference_threshold: float = 0.3
     key_point_threshold: float = 0.62
     semantic_weight: float = 0.2
+    min_semantic: float = 0.3
     specificity_margin: float = 0.2
+    anchor_margin: float = 0.1
     ceiling_floor: float = 0.3
     partial_fraction: float = 0.5
-    swap_margin: float = 0.04
-    piece_swap_margin: float = 0.08
+    swap_margin: float = 0.06
     negation_similarity: float = 0.5
     definition_similarity: float = 0.5
-    max_variants: int = 2
+    max_variants: int = 8
     chunk_words: int = 14
     score_floor: float = 0.3
 
@@ -434,14 +440,15 @@ class Signals:
         sim_question: cosine of answer and question.
         semantic: per key point, 0-1: best cosine with a span of the answer (piece, adjacent
             pieces, sentence, whole answer) that no other key point matches clearly better,
-            relative to the best cosine with the reference or one of its clauses.
+            relative to the best cosine with the reference or one of its clauses; 0 when no
+            single piece is (nearly) more about this key point than about any other.
         lexical: per key point, 0-1: weighted mean over its content words of the best cosine
             with an answer piece, relative to the same mean against the reference's clauses.
-        swap_gain: the largest rise of the mean key-point similarity when an antonym pair is
-            exchanged in the answer (0 when none rises).
+        swap_gain: the largest rise of the mean key-point similarity when an antonym pair the
+            answer names is exchanged in the key points (0 when none rises).
         swap_pair: the pair that gave `swap_gain`, if any rose.
         conflicts: answer pieces that contradict a closely matching reference clause or key
-            point (negation, contrasted terms, antonyms), described.
+            point (a negation, or the other one of two contrasted terms), described.
     """
 
     n_words: int
@@ -464,7 +471,19 @@ def question_texts(question: str, reference: str, key_points: Sequence[str]) -> 
     text (see `CachingEmbedder`) embeds them once; then only the answer's short pieces are new.
     """
     kp_words = (w for k in key_points for w in _unique(content_words(k)) or [k])
-    return _unique([reference, question, *key_points, *clause_units(reference), *kp_words])
+    swapped = (v for pair in swap_candidates(question, key_points) for v in swapped_key_points(key_points, pair))
+    return _unique([reference, question, *key_points, *clause_units(reference), *kp_words, *swapped])
+
+
+def swap_candidates(question: str, key_points: Sequence[str]) -> list[tuple[str, str]]:
+    """The contrasted terms of the question and the antonym pairs that some key point names."""
+    pairs = _unique_pairs([*contrast_pairs(question), *ANTONYM_PAIRS])
+    return [(a, b) for a, b in pairs if any(mentions(k, a) or mentions(k, b) for k in key_points)]
+
+
+def swapped_key_points(key_points: Sequence[str], pair: tuple[str, str]) -> list[str]:
+    """The key points with the two terms of `pair` exchanged."""
+    return [swap_terms(k, *pair) for k in key_points]
 
 
 def analyse(
@@ -481,15 +500,12 @@ def analyse(
     question_stems = {stem(w) for w in content_words(question)}
     per_sentence = answer_pieces(answer, config.chunk_words) if content else []
     pieces = [p for ps in per_sentence for p in ps]
-    pairs = _unique_pairs([*contrast_pairs(question), *ANTONYM_PAIRS])
+    pairs = swap_candidates(question, key_points)
     used = [(a, b) for a, b in pairs if mentions(answer, a) or mentions(answer, b)][: config.max_variants]
-    swapped = [{p: swap_terms(p, a, b) for p in pieces if mentions(p, a) or mentions(p, b)} for a, b in used]
 
     batch = _Batch()
     batch.add_all(question_texts(question, reference, key_points))
     batch.add_all(pieces)
-    for variant in swapped:
-        batch.add_all(variant.values())
     vectors: Vectors = np.asarray(embedder.encode(batch.texts), dtype=np.float32)
 
     def rows(texts: Iterable[str]) -> Vectors:
@@ -520,6 +536,12 @@ def analyse(
     span_sims = kp @ span_vecs.T  # (key points, spans)
     best = span_sims.max(axis=1)
     semantic = _specific_coverage(span_sims / ceiling[:, None], config)
+    # A key point nothing in the answer is mainly about (no piece matches it about as well as any
+    # other key point) is not covered, however close the answer as a whole comes to it: one idea,
+    # stated once, covers one key point.
+    piece_rel = (kp @ piece_vecs.T) / ceiling[:, None]
+    anchored = (piece_rel >= piece_rel.max(axis=0, keepdims=True) - config.anchor_margin).any(axis=1)
+    semantic = np.where(anchored, semantic, 0.0)
     ref_vecs = rows(ref_clauses)
     weights_of = _word_weights(question, key_points)
     lexical = np.array(
@@ -528,11 +550,13 @@ def analyse(
             for w in weights_of
         ]
     )
+    # Exchanging a pair in the key points instead of in the answer asks the same question (does
+    # the answer match the key points better with the terms swapped?), and the swapped key points
+    # depend only on the question, so a cache embeds them once.
     swap_gain, swap_pair = 0.0, None
-    for pair, variant in zip(used, swapped, strict=True):
-        changed = rows([variant.get(p, p) for p in pieces])
-        changed_spans = np.stack([_mean(changed, weights, g) for g in groups])
-        gain = float((kp @ changed_spans.T).max(axis=1).mean() - best.mean())
+    for pair in used:
+        changed = rows(swapped_key_points(key_points, pair))
+        gain = float((changed @ span_vecs.T).max(axis=1).mean() - best.mean())
         if gain > swap_gain:
             swap_gain, swap_pair = gain, pair
     return replace(
@@ -546,7 +570,6 @@ def analyse(
         conflicts=(
             *_negation_conflicts(pieces, piece_vecs, targets, rows(targets), config),
             *_definition_conflicts(pieces, piece_vecs, targets, rows(targets), contrast_pairs(question), config),
-            *_swap_conflicts(used, swapped, rows(targets), rows, config),
         ),
     )
 
@@ -658,26 +681,6 @@ def _definition_conflicts(
     return tuple(found)
 
 
-def _swap_conflicts(
-    used: Sequence[tuple[str, str]],
-    swapped: Sequence[dict[str, str]],
-    target_vecs: Vectors,
-    rows: Callable[[Iterable[str]], Vectors],
-    config: GradingConfig,
-) -> tuple[str, ...]:
-    """Answer pieces that match the reference clearly better once an antonym pair is exchanged."""
-    found: list[str] = []
-    for (a, b), variant in zip(used, swapped, strict=True):
-        for piece, changed in variant.items():
-            if len(content_words(piece)) < MIN_PIECE_WORDS:
-                continue
-            before = float((rows([piece]) @ target_vecs.T).max())
-            after = float((rows([changed]) @ target_vecs.T).max())
-            if after - before >= config.piece_swap_margin:
-                found.append(f"reads right only with '{a}' and '{b}' exchanged: \"{piece}\"")
-    return tuple(found)
-
-
 # --- deciding -------------------------------------------------------------------------------------
 
 
@@ -713,8 +716,8 @@ def grade_free_text(
     """Grade a free-text answer against a reference answer and its key points, conservatively.
 
     Pure and deterministic for a deterministic embedder: calls `embedder.encode` exactly once,
-    with every text batched (reference and its clauses, question, key points and their words,
-    the answer's clause pieces and antonym-swapped variants of them). "correct" needs every key
+    with every text batched (reference and its clauses, question, key points, their words and
+    their antonym-swapped variants, and the answer's clause pieces). "correct" needs every key
     point covered, enough similarity to the reference and no guard firing (too short, keyword
     stuffing, restates the question, off-topic, contradiction); an answer that covers only some
     key points, or all of them but is far from the reference as a whole, is "partial", which
@@ -748,7 +751,9 @@ def decide(s: Signals, key_points: Sequence[str], config: GradingConfig) -> Grad
     reasons = _guards(s, config)
     w = config.semantic_weight
     coverage = [w * a + (1 - w) * b for a, b in zip(s.semantic, s.lexical, strict=True)]
-    covered = [c >= config.key_point_threshold for c in coverage]
+    covered = [
+        c >= config.key_point_threshold and m >= config.min_semantic for c, m in zip(coverage, s.semantic, strict=True)
+    ]
     matched = tuple(k for k, ok in zip(key_points, covered, strict=True) if ok)
     missing = tuple(k for k, ok in zip(key_points, covered, strict=True) if not ok)
     span = max(1e-6, config.key_point_threshold - config.score_floor)

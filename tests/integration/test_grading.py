@@ -11,11 +11,11 @@ import yaml
 from bot.core.grading import CachingEmbedder, GradeResult, grade_free_text
 
 CASES = Path(__file__).resolve().parents[1] / "data" / "grading_cases.yaml"
-# The targets, not met yet (measured 2026-11-24: false-accept 0.094, true-accept 0.825).
+# The targets, not met yet (measured 2026-12-01: false-accept 0.062, true-accept 0.850).
 MAX_FALSE_ACCEPT = 0.03
 MIN_TRUE_ACCEPT = 0.80
 # What the grader achieves today: a regression guard, so it can only get better.
-REGRESSION_MAX_FALSE_ACCEPT = 0.10
+REGRESSION_MAX_FALSE_ACCEPT = 0.07
 
 CLIPPING = {
     "question": "What is gradient clipping and why is it used?",
@@ -59,6 +59,19 @@ GOOD = {
         "False positive: the case is really negative but the model says positive, like flagging a healthy "
         "person as sick. False negative: the case is really positive but the model says negative, so it's "
         "missed, like sending a sick person home.",
+    ),
+}
+# Each states one of the two key points well and leaves the other out.
+HALF_RIGHT = {
+    "limits only": (
+        CLIPPING,
+        "Gradient clipping limits the size of the gradients, either clipping each value or rescaling the whole "
+        "vector when its norm goes over a threshold.",
+    ),
+    "why only": (
+        CLIPPING,
+        "It stops exploding gradients from causing huge, unstable weight updates, which is common in recurrent "
+        "networks.",
     ),
 }
 GUARDED = {
@@ -106,6 +119,14 @@ def test_a_good_paraphrase_is_correct(name: str, cached: CachingEmbedder) -> Non
     result = _grade(case, answer, cached)
     assert result.verdict == "correct", result.reasons
     assert result.missing == () and result.reasons == ()
+
+
+@pytest.mark.parametrize("name", sorted(HALF_RIGHT))
+def test_an_answer_stating_one_of_two_key_points_is_only_partial(name: str, cached: CachingEmbedder) -> None:
+    case, answer = HALF_RIGHT[name]
+    result = _grade(case, answer, cached)
+    assert result.verdict == "partial" and not result.correct
+    assert len(result.missing) == 1, result.reasons
 
 
 @pytest.mark.parametrize("guard", sorted(GUARDED))
@@ -178,7 +199,10 @@ def test_held_out_rates_do_not_regress(cached: CachingEmbedder) -> None:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="open: the embedding-only grader reaches 9.4% held-out false-accept, target 3% (see README, Grading)",
+    reason=(
+        "open: the embedding-only grader reaches 6.2% held-out false-accept (4/64) at 85.0% true-accept, "
+        "target 3% (see README, Grading)"
+    ),
 )
 def test_held_out_false_accept_and_true_accept_meet_the_targets(cached: CachingEmbedder) -> None:
     fa, ta, wrong = _held_out_rates(cached)

@@ -141,6 +141,8 @@ def test_decide_needs_every_key_point_and_no_guard_for_correct() -> None:
     partial = decide(_signals(semantic=(0.9, 0.1), lexical=(0.9, 0.1)), KEY_POINTS, config)
     assert partial.verdict == "partial" and partial.missing == (KEY_POINTS[1],)
     assert any(r.startswith("missing key point") for r in partial.reasons)
+    echoed = decide(_signals(semantic=(0.9, 0.2), lexical=(0.9, 1.0)), KEY_POINTS, config)
+    assert echoed.verdict == "partial" and echoed.missing == (KEY_POINTS[1],), "words without the meaning"
     far = decide(_signals(sim_reference=0.25, sim_question=0.2), KEY_POINTS, config)
     assert far.verdict == "partial" and far.reasons[0].startswith("uncertain")
     assert decide(_signals(semantic=(0.1, 0.1), lexical=(0.1, 0.1)), KEY_POINTS, config).verdict == "incorrect"
@@ -189,3 +191,17 @@ def test_negation_is_scoped_to_what_it_governs() -> None:
     assert negation_conflict("the model has seen the data", "on data the model has not seen")
     assert not negation_conflict("agents get rewards", "an agent gets rewards instead of correct labels")
     assert not negation_conflict("it is not seen", "it has never been seen")
+
+
+def test_antonym_swaps_are_made_in_the_key_points_so_a_cache_leaves_only_the_answer_to_embed() -> None:
+    key_points = ("the gradient estimates are less biased", "training converges better")
+    texts = question_texts(QUESTION, REFERENCE, key_points)
+    assert "the gradient estimates are more biased" in texts
+    assert "test converges better" in texts
+    inner = FakeEmbedder()
+    cached = CachingEmbedder(inner)
+    grade_free_text(QUESTION, REFERENCE, key_points, ANSWER, cached)  # type: ignore[arg-type]
+    answer = "Shuffling makes the gradient estimates more biased, so training converges worse."
+    grade_free_text(QUESTION, REFERENCE, key_points, answer, cached)  # type: ignore[arg-type]
+    pieces = ["Shuffling makes the gradient estimates more biased", "training converges worse"]
+    assert inner.calls[1] == pieces, "only the answer's pieces are new, no swapped variants of them"
