@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -94,17 +95,22 @@ def concept_mastery(
     since: datetime | None = None
     mastered_at: datetime | None = None
     evidence: list[int] = []
-    for i in range(1, len(history) + 1):
-        prefix = history[:i]
-        first_right, right, total = _state(prefix, rules)
-        proficient = _meets(first_right, right, total, rules.proficient_items, rules.proficient_rate)
-        latest = prefix[-1]
+    # One pass: the first-try-right set and the last-`window` verdicts are kept incrementally.
+    first_right_items: set[str] = set()
+    window: deque[bool] = deque(maxlen=rules.window)
+    for i, latest in enumerate(history):
+        if latest.first_try and latest.verdict == "correct":
+            first_right_items.add(latest.item_id)
+        window.append(latest.verdict == "correct")
+        proficient = _meets(
+            len(first_right_items), sum(window), len(window), rules.proficient_items, rules.proficient_rate
+        )
         if not proficient:
             since, mastered_at = None, None
             continue
         if since is None:
             since = latest.created_at
-            evidence = [a.id for a in prefix if a.verdict == "correct"]
+            evidence = [a.id for a in history[: i + 1] if a.verdict == "correct"]
         elif mastered_at is None and latest.verdict == "correct" and latest.created_at - since >= rules.recheck_gap:
             mastered_at = latest.created_at
             evidence.append(latest.id)

@@ -7,7 +7,7 @@ import random
 import re
 import secrets
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Literal, Protocol
 
@@ -293,26 +293,32 @@ class PracticeService:
                 if kind == "review"
                 else "you have reached today's limit of new items; reviews will be due tomorrow"
             )
+        session = self.build_session(learner_id, kind, chosen, now, self.config.session_ttl)
+        await self.store.create_session(session)
+        return self.deliver(session, plan.catch_up, plan.backlog)
+
+    def build_session(
+        self, learner_id: int, kind: str, item_ids: list[str], now: datetime, ttl: timedelta
+    ) -> SessionRecord:
+        """A new session record: parameters drawn and options shuffled from a recorded seed."""
         seed = self.rng.randrange(2**31)
         session_rng = random.Random(seed)
         records = []
-        for position, item_id in enumerate(chosen):
+        for position, item_id in enumerate(item_ids):
             item = self.bank.item(item_id)
             params = draw_params(item, session_rng) if isinstance(item, NumericItem) else {}
             order = tuple(session_rng.sample(range(4), 4)) if isinstance(item, McqItem) else ()
             records.append(SessionItemRecord(position, item_id, params, order, None))
-        session = SessionRecord(
+        return SessionRecord(
             id=secrets.token_urlsafe(16),
             learner_id=learner_id,
             kind=kind,
             created_at=now,
-            expires_at=now + self.config.session_ttl,
+            expires_at=now + ttl,
             seed=seed,
             status="open",
             items=tuple(records),
         )
-        await self.store.create_session(session)
-        return self._deliver(session, plan.catch_up, plan.backlog)
 
     def _known(self, item_id: str) -> bool:
         try:
@@ -340,7 +346,7 @@ class PracticeService:
                     out.append(queue.pop(0))
         return out
 
-    def _deliver(self, session: SessionRecord, catch_up: bool = False, backlog: int = 0) -> QuizSession:
+    def deliver(self, session: SessionRecord, catch_up: bool = False, backlog: int = 0) -> QuizSession:
         items = []
         for rec in session.items:
             item = self.bank.item(rec.item_id)
@@ -383,7 +389,7 @@ class PracticeService:
     async def open_session(self, learner_id: int, session_id: str) -> QuizSession:
         """The learner's open session (e.g. after a restart), or SessionNotFound/Expired."""
         session = await self._session(learner_id, session_id)
-        return self._deliver(session)
+        return self.deliver(session)
 
     async def _session(self, learner_id: int, session_id: str) -> SessionRecord:
         session = await self.store.get_session(session_id)
@@ -405,11 +411,13 @@ class PracticeService:
         *,
         latency_ms: int,
         platform: str,
+        time_limit_ms: int | None = None,
     ) -> AnswerResult:
         """Grade an answer to one item of the learner's open session and schedule the next review.
 
         Idempotent: the same answer submitted again returns the first result (`duplicate=True`)
-        and counts once; a different answer to an answered item is rejected.
+        and counts once; a different answer to an answered item is rejected. With
+        `time_limit_ms`, a later answer is graded incorrect ("time is up").
         """
         session = await self._session(learner_id, session_id)
         rec = next((r for r in session.items if r.position == position), None)
@@ -423,6 +431,9 @@ class PracticeService:
                 return await self._result(item, rec, previous.verdict, previous.score, previous.id, None, True)
             raise AlreadyAnsweredError("you already answered this question in this quiz")
         verdict, score, matched, missing, counts, self_rating = await self._check(item, rec, answer)
+        late = time_limit_ms is not None and latency_ms > time_limit_ms
+        if late:
+            verdict, score = "incorrect", 0.0
         now = self.clock()
         card = await self.store.card(learner_id, item.id) or new_card(card_id_for(learner_id, item.id), now)
         if self_rating is not None:
@@ -452,7 +463,10 @@ class PracticeService:
             new_state,
             item.concept,
         )
-        return await self._result(item, rec, verdict, score, attempt_id, new_state.due, False, counts, matched, missing)
+        result = await self._result(
+            item, rec, verdict, score, attempt_id, new_state.due, False, counts, matched, missing
+        )
+        return replace(result, feedback="Time is up: this answer counts as wrong.") if late else result
 
     async def _check(
         self, item: Item, rec: SessionItemRecord, answer: str
