@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import itertools
 from bisect import bisect_left, bisect_right, insort
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -104,6 +104,7 @@ class _Log:
     times: list[datetime] = field(default_factory=list)  # created_at of `views`, same order
     new_times: list[datetime] = field(default_factory=list)  # created_at of first-try attempts, sorted
     first: dict[str, int] = field(default_factory=dict)  # item id -> first attempt id
+    by_concept: dict[str, list[AttemptView]] = field(default_factory=dict)  # same order as `views`
 
     def add(self, view: AttemptView) -> None:
         # Ids grow, so an attempt goes after every attempt with the same time: bisect_right.
@@ -113,6 +114,12 @@ class _Log:
         if view.first_try:
             insort(self.new_times, view.created_at)
         self.first.setdefault(view.item_id, view.id)
+        mine = self.by_concept.setdefault(view.concept, [])
+        key = (view.created_at, view.id)
+        at = len(mine)
+        while at and (mine[at - 1].created_at, mine[at - 1].id) > key:
+            at -= 1
+        mine.insert(at, view)
 
     @classmethod
     def of(cls, views: list[AttemptView]) -> _Log:
@@ -357,10 +364,18 @@ class MemoryStore:
 
     # --- the attempt log and what was shown -----------------------------------------------
 
-    async def attempts(self, learner_id: int, since: datetime | None = None) -> list[AttemptView]:
+    async def attempts(
+        self, learner_id: int, since: datetime | None = None, concepts: Collection[str] | None = None
+    ) -> list[AttemptView]:
         log = self._logs.get(learner_id)
         if log is None:
             return []
+        if concepts is not None:
+            picked = [v for c in set(concepts) for v in log.by_concept.get(c, ())]
+            if since is not None:
+                cut = _utc(since)
+                picked = [v for v in picked if v.created_at >= cut]
+            return sorted(picked, key=lambda v: (v.created_at, v.id))
         start = 0 if since is None else bisect_left(log.times, _utc(since))
         return log.views[start:]
 

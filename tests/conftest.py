@@ -99,7 +99,7 @@ async def _truncate(url: str) -> None:
     async with engine.begin() as conn:
         await conn.execute(
             text(
-                "TRUNCATE chunks, sources, index_state, question_log, learners, identities, cards, quiz_sessions, quiz_items, attempts, item_flags RESTART IDENTITY CASCADE"
+                "TRUNCATE chunks, sources, index_state, question_log, learners, identities, cards, quiz_sessions, quiz_items, attempts, item_flags, assessments, awards, milestones, deliveries, link_codes, audit_log RESTART IDENTITY CASCADE"
             )
         )
     await engine.dispose()

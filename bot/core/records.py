@@ -4,7 +4,7 @@ bot.memory_store)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
@@ -159,8 +159,11 @@ class MasteryStore(Protocol):
     async def learner_by_identity(self, platform: str, external_id: str) -> int | None: ...
 
     # --- the attempt log and what was shown -----------------------------------------------
-    async def attempts(self, learner_id: int, since: datetime | None = None) -> list[AttemptView]:
-        """The learner's attempts (optionally created at/after `since`), oldest first (created_at, id)."""
+    async def attempts(
+        self, learner_id: int, since: datetime | None = None, concepts: Collection[str] | None = None
+    ) -> list[AttemptView]:
+        """The learner's attempts (optionally created at/after `since`, optionally only on
+        `concepts`), oldest first (created_at, id)."""
 
     async def shown_since(self, learner_id: int, since: datetime) -> set[str]:
         """Item ids in any of the learner's quiz sessions created at/after `since` (answered or not)."""

@@ -4,7 +4,7 @@ link codes, data rights (merge, forget) and the audit log."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -232,11 +232,15 @@ class SqlMasteryStore:
 
     # --- the attempt log and what was shown -----------------------------------------------
 
-    async def attempts(self, learner_id: int, since: datetime | None = None) -> list[AttemptView]:
+    async def attempts(
+        self, learner_id: int, since: datetime | None = None, concepts: Collection[str] | None = None
+    ) -> list[AttemptView]:
         """One query on ix_attempts_learner_created; oldest first (created_at, id)."""
         query = select(*_ATTEMPT_COLUMNS).where(t.attempts.c.learner_id == learner_id)
         if since is not None:
             query = query.where(t.attempts.c.created_at >= since)
+        if concepts is not None:
+            query = query.where(t.attempts.c.concept.in_(list(concepts)))
         query = query.order_by(t.attempts.c.created_at, t.attempts.c.id)
         async with self.engine.connect() as conn:
             rows = (await conn.execute(query)).all()
