@@ -139,6 +139,8 @@ class MasteryService:
     private_items: frozenset[str] = frozenset()
     concept_titles: Mapping[str, str] = field(default_factory=dict)
     rusty_below: float = 0.8
+    # Stages whose award needs an approved milestone; None: as the roadmap says (capstone).
+    review_stages: frozenset[str] | None = None
 
     # --- stages --------------------------------------------------------------------------
 
@@ -149,6 +151,9 @@ class MasteryService:
         raise PracticeError(f"unknown stage {stage!r}; stages are: {', '.join(STAGE_IDS)}")
 
     def requires_review(self, stage: str) -> bool:
+        if self.review_stages is not None:
+            self._stage(stage)
+            return stage in self.review_stages
         return bool(self._stage(stage).milestone.requires_review)
 
     def _title(self, concept: str) -> str:
