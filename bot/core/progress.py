@@ -506,7 +506,7 @@ class MasteryService:
         if time_zone is not None:
             try:
                 ZoneInfo(time_zone)
-            except (ZoneInfoNotFoundError, ValueError) as exc:
+            except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # OSError: a folder such as 'Europe'
                 raise PracticeError(f"unknown time zone {time_zone!r}; use a name like Europe/Berlin") from exc
             changes["time_zone"] = time_zone
         if nudge_time is not None:
