@@ -512,7 +512,7 @@ class MasteryService:
         if nudge_time is not None:
             if nudge_time.lower() == "off":
                 changes["nudge_time"] = None
-            elif not _HHMM.match(nudge_time):
+            elif not _HHMM.fullmatch(nudge_time):
                 raise PracticeError("nudge time must look like 18:30 (24-hour), or 'off'")
             else:
                 changes["nudge_time"] = nudge_time
