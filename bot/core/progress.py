@@ -195,9 +195,10 @@ class MasteryService:
         same = [a for a in mine if a.kind == kind]
         if same and now - same[-1].started_at < spec.cooldown:
             return f"you can take the next {kind} for {stage} after {_day(same[-1].started_at + spec.cooldown)}"
-        gate = self._gate_pass(mine)
+        counted = await self._counted(learner_id, stage)
+        gate = self._gate_pass(counted)
         recheck_passed = gate is not None and any(
-            a.kind == "recheck" and a.status == "passed" and a.started_at >= gate.finished_at_or_start for a in mine
+            a.kind == "recheck" and a.status == "passed" and a.started_at >= gate.finished_at_or_start for a in counted
         )
         if kind in ("checkpoint", "placement") and gate is not None:
             return f"you already passed the {gate.record.kind} for {stage}" + (
@@ -226,6 +227,16 @@ class MasteryService:
         graded = _graded(await self.store.attempts(learner_id, concepts=concepts))
         return [c for c in concepts if concept_mastery(c, graded, self.mastery_rules).rank < PROFICIENT]
 
+    async def _counted(self, learner_id: int, stage: str) -> list[AssessmentRecord]:
+        """The stage's assessments that can still count toward its award, oldest first.
+
+        After an admin revoked the award, only assessments started since the revocation count: the
+        award is earned again with a new gate and re-check, not from the evidence that was revoked.
+        """
+        revoked = [a.revoked_at for a in await self.store.awards(learner_id) if a.stage == stage and a.revoked_at]
+        mine = [a for a in await self.store.assessments(learner_id) if a.stage == stage]
+        return [a for a in mine if a.started_at >= max(revoked)] if revoked else mine
+
     def _gate_pass(self, mine: Sequence[AssessmentRecord]) -> _Gate | None:
         passes = [a for a in mine if a.kind in ("checkpoint", "placement") and a.status == "passed"]
         if not passes:
@@ -250,8 +261,7 @@ class MasteryService:
         now = self.clock()
         exclude = await self.store.shown_since(learner_id, now - RECENT_WINDOW)
         if kind == "recheck":
-            mine = [a for a in await self.store.assessments(learner_id) if a.stage == stage]
-            gate = self._gate_pass(mine)
+            gate = self._gate_pass(await self._counted(learner_id, stage))
             if gate is not None:
                 gate_session = await self.practice.store.get_session(gate.record.id)
                 if gate_session is not None:
@@ -352,8 +362,7 @@ class MasteryService:
         gate_at: datetime | None = None
         gate_ids: list[int] = []
         recheck_ids: list[int] = []
-        mine = [a for a in await self.store.assessments(learner_id) if a.stage == stage]
-        for a in mine:  # oldest first
+        for a in await self._counted(learner_id, stage):  # oldest first
             spec = self.rules.spec(a.kind)
             answers = by_session.get(a.id, [])
             right = [v.id for v in answers if v.verdict == "correct" and v.kind == a.kind]
@@ -562,9 +571,7 @@ class MasteryService:
                         concept, self._title(concept), m.level, rusty, due, what_is_needed(m, self.mastery_rules)
                     )
                 )
-            stages.append(
-                await self._stage_progress(learner_id, stage.id, stage.title, concepts, awards, assessments, views)
-            )
+            stages.append(await self._stage_progress(learner_id, stage.id, stage.title, concepts, awards, views))
         tz = profile.time_zone or "UTC"
         days = {local_day(v.created_at, tz) for v in views}
         streak = compute_streak(days, local_day(now, tz))
@@ -589,12 +596,10 @@ class MasteryService:
         title: str,
         concepts: list[ConceptProgress],
         awards: Mapping[str, AwardRecord],
-        assessments: Sequence[AssessmentRecord],
         views: Sequence[AttemptView],
     ) -> StageProgress:
         award = awards.get(stage)
-        mine = [a for a in assessments if a.stage == stage]
-        gate = self._gate_pass(mine)
+        gate = self._gate_pass(await self._counted(learner_id, stage))
         if award is not None:
             checkpoint = recheck = "done"
         else:
