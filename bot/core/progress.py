@@ -162,12 +162,14 @@ class MasteryService:
     # --- assessments ---------------------------------------------------------------------
 
     async def open_assessment(self, learner_id: int) -> AssessmentRecord | None:
-        """The learner's running assessment; one past its deadline is scored and closed first."""
+        """The learner's running assessment; one past its deadline is scored and closed first (a
+        re-check passed that way may complete the award: its deliveries are queued)."""
         for a in await self.store.assessments(learner_id):
             if a.status != "open":
                 continue
             if self.clock() >= a.deadline:
-                await self._finish(a)
+                if (await self._finish(a)).passed and a.kind == "recheck":
+                    await self.try_award(learner_id, a.stage)
                 continue
             return a
         return None
@@ -537,6 +539,7 @@ class MasteryService:
         profile = await self.store.profile(learner_id)
         if profile is None:
             raise PracticeError(f"no learner {learner_id}")
+        await self.open_assessment(learner_id)  # scores an expired assessment before it is shown
         views = await self.store.attempts(learner_id)
         graded = _graded(views)
         cards = await self.practice.store.cards(learner_id)
