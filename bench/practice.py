@@ -17,6 +17,7 @@ import random
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -39,44 +40,50 @@ async def stub_grader(item: FreeTextItem, answer: str) -> FreeTextGrade:
     return FreeTextGrade("correct" if answer == item.reference else "incorrect", 1.0)
 
 
-async def _fill(url: str, learners: int, bank_ids: list[tuple[str, str]]) -> None:
+def learner_row(learner: int) -> dict[str, Any]:
+    """A `learners` row with default settings (no goal, no weekly hours)."""
+    return {"id": learner, "created_at": T0, "time_zone": "UTC"}
+
+
+def identity_row(learner: int) -> dict[str, Any]:
+    return {"platform": "bench", "external_id": str(learner), "learner_id": learner, "created_at": T0}
+
+
+def attempt_row(learner: int, item_id: str, concept: str, when: datetime, **changes: Any) -> dict[str, Any]:
+    """An `attempts` row: a right first-try learn answer unless `changes` say otherwise."""
+    return {
+        "learner_id": learner,
+        "item_id": item_id,
+        "concept": concept,
+        "session_id": None,
+        "position": None,
+        "kind": "learn",
+        "answer": "A",
+        "verdict": "correct",
+        "score": 1.0,
+        "rating": 3,
+        "latency_ms": 9000,
+        "first_try": True,
+        "counts": True,
+        "platform": "bench",
+        "created_at": when,
+        **changes,
+    }
+
+
+async def fill_learners(url: str, learners: int, bank_ids: list[tuple[str, str]]) -> None:
+    """Learners 1..`learners`, each with an identity, 20 attempts and 20 review cards (seeded, bulk)."""
     engine = create_engine(url)
     rng = random.Random(1)
     async with engine.begin() as conn:
-        await conn.execute(
-            t.learners.insert(), [{"id": i, "created_at": T0, "time_zone": "UTC"} for i in range(1, learners + 1)]
-        )
-        await conn.execute(
-            t.identities.insert(),
-            [
-                {"platform": "bench", "external_id": str(i), "learner_id": i, "created_at": T0}
-                for i in range(1, learners + 1)
-            ],
-        )
+        await conn.execute(t.learners.insert(), [learner_row(i) for i in range(1, learners + 1)])
+        await conn.execute(t.identities.insert(), [identity_row(i) for i in range(1, learners + 1)])
         batch_a: list[dict[str, Any]] = []
         batch_c: list[dict[str, Any]] = []
         for learner in range(1, learners + 1):
             for item_id, concept in rng.sample(bank_ids, 20):
                 when = T0 - timedelta(days=rng.randint(1, 60))
-                batch_a.append(
-                    {
-                        "learner_id": learner,
-                        "item_id": item_id,
-                        "concept": concept,
-                        "session_id": None,
-                        "position": None,
-                        "kind": "learn",
-                        "answer": "A",
-                        "verdict": "correct",
-                        "score": 1.0,
-                        "rating": 3,
-                        "latency_ms": 9000,
-                        "first_try": True,
-                        "counts": True,
-                        "platform": "bench",
-                        "created_at": when,
-                    }
-                )
+                batch_a.append(attempt_row(learner, item_id, concept, when))
                 batch_c.append(
                     {
                         "learner_id": learner,
@@ -114,7 +121,7 @@ def _right(item: Any, rec: Any) -> str:
 async def _measure(url: str, learners: int, samples: int) -> dict[str, Any]:
     bank = load_bank([KNOWLEDGE / "questions"])
     started = time.perf_counter()
-    await _fill(url, learners, [(i.id, i.concept) for i in bank.items])
+    await fill_learners(url, learners, [(i.id, i.concept) for i in bank.items])
     fill_s = time.perf_counter() - started
     engine = create_engine(url)
     clock_now = [T0]
@@ -153,15 +160,17 @@ async def _pg_admin(sql: str) -> None:
         await conn.close()
 
 
-def main(args: argparse.Namespace) -> dict[str, Any]:
-    learners = 500 if args.quick else 10_000
-    samples = 30 if args.quick else 300
-    result: dict[str, Any] = {"target": {"submit_answer_p95_ms_sqlite": 20}}
-    with tempfile.TemporaryDirectory(prefix="mentor-bench-practice-") as tmp:
+def on_both_databases(bench: str, what: str, measure: Callable[[str], dict[str, Any]]) -> dict[str, Any]:
+    """`measure(url)` on a fresh migrated SQLite file, then on a fresh PostgreSQL database; both deleted after.
+
+    Returns {"sqlite": ..., "postgresql": ...}; when PostgreSQL is unreachable its entry is {"skipped": why}.
+    """
+    result: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix=f"mentor-bench-{bench}-") as tmp:
         url = f"sqlite+aiosqlite:///{tmp}/bench.db"
         upgrade_database(url)
-        log("practice", f"SQLite: {learners} learners")
-        result["sqlite"] = asyncio.run(_measure(url, learners, samples))
+        log(bench, f"SQLite: {what}")
+        result["sqlite"] = measure(url)
     name = f"mentor_bench_{uuid.uuid4().hex[:8]}"
     try:
         asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
@@ -171,10 +180,20 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
         try:
             url = f"{PG_ADMIN.rsplit('/', 1)[0]}/{name}"
             upgrade_database(url)
-            log("practice", f"PostgreSQL: {learners} learners")
-            result["postgresql"] = asyncio.run(_measure(url, learners, samples))
+            log(bench, f"PostgreSQL: {what}")
+            result["postgresql"] = measure(url)
         finally:
             asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    return result
+
+
+def main(args: argparse.Namespace) -> dict[str, Any]:
+    learners = 500 if args.quick else 10_000
+    samples = 30 if args.quick else 300
+    result: dict[str, Any] = {"target": {"submit_answer_p95_ms_sqlite": 20}}
+    result.update(
+        on_both_databases("practice", f"{learners} learners", lambda url: asyncio.run(_measure(url, learners, samples)))
+    )
     result["peak_rss_mib"] = peak_rss_mib()
     return result
 

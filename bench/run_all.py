@@ -17,7 +17,7 @@ from typing import Any
 from bench.common import RESULTS_DIR, emit, log, machine_info
 from bot.config import REPO_ROOT
 
-BENCHES = ("ingest", "search", "answer", "practice", "grading")
+BENCHES = ("ingest", "search", "answer", "practice", "mastery", "grading")
 TIMEOUT_SECONDS = 30 * 60
 
 

@@ -54,6 +54,17 @@ EXPECTED: dict[str, tuple[str, ...]] = {
         "held_out.true_accept",
         "peak_rss_mib",
     ),
+    "mastery": (
+        "sqlite.learners",
+        "sqlite.queries_per_get_progress.median",
+        "sqlite.get_progress.p50_ms",
+        "sqlite.get_progress.p95_ms",
+        "sqlite.attempts_baseline.p50_ms",
+        "sqlite.get_progress_over_attempts_p50",
+        "chart.render.p50_ms",
+        "chart.render.p95_ms",
+        "peak_rss_mib",
+    ),
     "practice": (
         "sqlite.learners",
         "sqlite.submit_answer.p50_ms",
