@@ -206,6 +206,49 @@ async def test_attempts_oldest_first_since_and_shown_items(backend: Backend) -> 
     assert await store.shown_since(alice, T0 + timedelta(days=3)) == set()
 
 
+async def test_attempts_filter_by_concepts_and_since(backend: Backend) -> None:
+    store, practice = backend.store, backend.practice
+    alice = await backend.learner_for("cli", "a", T0)
+    bob = await backend.learner_for("cli", "b", T0)
+
+    async def record(learner: int, item: str, concept: str, hours: int) -> int:
+        return int(
+            await practice.record_answer(
+                _attempt(learner, item, T0 + timedelta(hours=hours), concept=concept), None, concept
+            )
+        )
+
+    # Recorded out of time order; c2 and c3 share a time (then id order decides).
+    late_c1 = await record(alice, "c1.02", "c1", 3)
+    early_c1 = await record(alice, "c1.01", "c1", 1)
+    c2 = await record(alice, "c2.01", "c2", 2)
+    c3 = await record(alice, "c3.01", "c3", 2)
+    bobs = await record(bob, "c1.01", "c1", 0)
+
+    async def ids(learner: int = alice, **kw: Any) -> list[int]:
+        return [v.id for v in await store.attempts(learner, **kw)]
+
+    assert await ids() == [early_c1, c2, c3, late_c1]
+    assert await ids(concepts=["c1"]) == [early_c1, late_c1]
+    assert await ids(concepts=("c1", "c2")) == [early_c1, c2, late_c1]
+    assert await ids(concepts={"c3", "c2"}) == [c2, c3]
+    assert await ids(concepts=frozenset({"c1", "c3"})) == [early_c1, c3, late_c1]
+    assert await ids(concepts=["c1", "c1"]) == [early_c1, late_c1]
+    assert await ids(concepts=[]) == []
+    assert await ids(concepts=["nope"]) == []
+    assert await ids(bob, concepts=["c1"]) == [bobs]
+    assert await ids(bob, concepts=["c2"]) == []
+    plus_two = timezone(timedelta(hours=2))
+    at_two = (T0 + timedelta(hours=2)).astimezone(plus_two)  # the same instant in another zone; inclusive
+    assert await ids(since=at_two) == [c2, c3, late_c1]
+    assert await ids(since=at_two, concepts=["c1", "c3"]) == [c3, late_c1]
+    assert await ids(since=at_two, concepts=["c1"]) == [late_c1]
+    assert await ids(since=T0 + timedelta(hours=3, seconds=1), concepts=["c1", "c2", "c3"]) == []
+    views = await store.attempts(alice, since=T0, concepts=["c2"])
+    assert [(v.concept, v.item_id, v.learner_id) for v in views] == [("c2", "c2.01", alice)]
+    assert all(_utc(v.created_at) for v in views)
+
+
 async def test_replace_cards_replaces_all_of_the_learners_cards(backend: Backend) -> None:
     store, practice = backend.store, backend.practice
     alice = await backend.learner_for("cli", "a", T0)
