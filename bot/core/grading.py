@@ -86,6 +86,9 @@ class GradingConfig:
         anchor_margin: a key point is covered only if, for some single answer piece, it is the
             best-matching key point or within this of it (relative similarities); otherwise its
             semantic match is 0.
+        anchor_min_words: only a piece with at least this many content words can anchor a key
+            point: a fragment ("noise and all") matches every key point weakly and would
+            otherwise anchor one the answer never states.
         partial_fraction: an answer covering at least this share of the key points, with no
             guard firing, is "partial" rather than "incorrect".
         swap_margin: a contradiction is flagged when the answer matches the key points this much
@@ -113,6 +116,7 @@ class GradingConfig:
     min_semantic: float = 0.3
     specificity_margin: float = 0.2
     anchor_margin: float = 0.1
+    anchor_min_words: int = 2
     ceiling_floor: float = 0.3
     partial_fraction: float = 0.5
     swap_margin: float = 0.06
@@ -540,7 +544,8 @@ def analyse(
     # other key point) is not covered, however close the answer as a whole comes to it: one idea,
     # stated once, covers one key point.
     piece_rel = (kp @ piece_vecs.T) / ceiling[:, None]
-    anchored = (piece_rel >= piece_rel.max(axis=0, keepdims=True) - config.anchor_margin).any(axis=1)
+    substantial = np.array([len(content_words(p)) >= config.anchor_min_words for p in pieces])
+    anchored = ((piece_rel >= piece_rel.max(axis=0, keepdims=True) - config.anchor_margin) & substantial).any(axis=1)
     semantic = np.where(anchored, semantic, 0.0)
     ref_vecs = rows(ref_clauses)
     weights_of = _word_weights(question, key_points)

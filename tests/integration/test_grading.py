@@ -11,7 +11,7 @@ import yaml
 from bot.core.grading import CachingEmbedder, GradeResult, grade_free_text
 
 CASES = Path(__file__).resolve().parents[1] / "data" / "grading_cases.yaml"
-# The targets, not met yet (measured 2026-12-01: false-accept 0.062, true-accept 0.850).
+# The targets, not met yet (measured 2026-12-02: false-accept 0.062, true-accept 0.850).
 MAX_FALSE_ACCEPT = 0.03
 MIN_TRUE_ACCEPT = 0.80
 # What the grader achieves today: a regression guard, so it can only get better.

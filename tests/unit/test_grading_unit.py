@@ -205,3 +205,13 @@ def test_antonym_swaps_are_made_in_the_key_points_so_a_cache_leaves_only_the_ans
     grade_free_text(QUESTION, REFERENCE, key_points, answer, cached)  # type: ignore[arg-type]
     pieces = ["Shuffling makes the gradient estimates more biased", "training converges worse"]
     assert inner.calls[1] == pieces, "only the answer's pieces are new, no swapped variants of them"
+
+
+def test_a_one_word_fragment_cannot_anchor_a_key_point() -> None:
+    answer = "Shuffling stops the model from learning the order of the examples, biased."
+    loose = grade_free_text(
+        QUESTION, REFERENCE, KEY_POINTS, answer, FakeEmbedder(), config=GradingConfig(anchor_min_words=1)
+    )
+    strict = _grade(answer)
+    assert KEY_POINTS[1] in loose.matched, "the fragment alone anchors the second key point"
+    assert strict.missing == (KEY_POINTS[1],) and not strict.correct
