@@ -7,6 +7,7 @@ Discord, Telegram and terminal front-ends carry out. Awards are created in exact
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import random
 import re
@@ -16,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import available_timezones
 
 from bot.core.assessments import (
     RECENT_WINDOW,
@@ -515,10 +516,9 @@ class MasteryService:
             changes["hours_per_week"] = float(hours_per_week)
             changes.setdefault("track_start", profile.track_start or self.clock())
         if time_zone is not None:
-            try:
-                ZoneInfo(time_zone)
-            except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # OSError: a folder such as 'Europe'
-                raise PracticeError(f"unknown time zone {time_zone!r}; use a name like Europe/Berlin") from exc
+            # Only IANA names: not 'localtime' or 'posixrules' (files that ZoneInfo would also open).
+            if time_zone not in _zone_names():
+                raise PracticeError(f"unknown time zone {time_zone!r}; use a name like Europe/Berlin")
             changes["time_zone"] = time_zone
         if nudge_time is not None:
             if nudge_time.lower() == "off":
@@ -724,6 +724,11 @@ class MasteryService:
 class _Gate:
     record: AssessmentRecord
     finished_at_or_start: datetime
+
+
+@functools.cache
+def _zone_names() -> frozenset[str]:
+    return frozenset(available_timezones()) | {"UTC"}
 
 
 def _hash(code: str) -> str:

@@ -796,6 +796,7 @@ async def test_update_settings_changes_and_validates(h: Harness) -> None:
         ({"hours_per_week": float("nan")}, "hours per week"),
         ({"time_zone": "Mars/Olympus"}, "unknown time zone"),
         ({"time_zone": "Europe"}, "unknown time zone"),
+        ({"time_zone": "localtime"}, "unknown time zone"),
         ({"time_zone": "../etc/passwd"}, "unknown time zone"),
         ({"time_zone": ""}, "unknown time zone"),
         ({"nudge_time": "24:00"}, "nudge time"),
