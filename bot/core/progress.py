@@ -728,7 +728,8 @@ class _Gate:
 
 @functools.cache
 def _zone_names() -> frozenset[str]:
-    return frozenset(available_timezones()) | {"UTC"}
+    # The system tz database may list files that are not zone names.
+    return (frozenset(available_timezones()) - {"localtime", "posixrules", "Factory"}) | {"UTC"}
 
 
 def _hash(code: str) -> str:
