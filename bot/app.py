@@ -12,9 +12,11 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config import Settings
+from bot.core.content import load_roadmap
 from bot.core.grading import CachingEmbedder, grade_free_text
-from bot.core.mentor import DEFAULT_ABSTAIN_THRESHOLD, MentorService
+from bot.core.mentor import DEFAULT_ABSTAIN_THRESHOLD, AnswerGate, MentorService
 from bot.core.practice import FreeTextGrade, PracticeConfig, PracticeService
+from bot.core.progress import MasteryService
 from bot.core.questions import FreeTextItem, QuestionBank, load_bank
 from bot.core.srs import Srs
 from bot.retrieval.chroma import make_client
@@ -23,6 +25,7 @@ from bot.retrieval.index import KnowledgeIndex
 from bot.retrieval.locks import FileLock, LockHeldError, index_lock
 from bot.storage.db import create_engine
 from bot.storage.knowledge import SqlKnowledgeStore
+from bot.storage.mastery import SqlMasteryStore
 from bot.storage.migrate import upgrade_database
 from bot.storage.practice import SqlPracticeStore
 from bot.storage.questions import SqlQuestionLog
@@ -103,20 +106,29 @@ def load_question_bank(settings: Settings) -> QuestionBank:
     return load_bank(dirs)
 
 
-def build_practice(services: Services, bank: QuestionBank | None = None) -> PracticeService:
-    settings = services.settings
+def private_item_ids(settings: Settings) -> frozenset[str]:
+    """Ids of the items in the admin's private bank (MENTOR_DATA_DIR/questions); assessments prefer them."""
+    if not settings.private_questions_dir.is_dir():
+        return frozenset()
+    return frozenset(i.id for i in load_bank([settings.private_questions_dir]).items)
+
+
+def make_practice(
+    settings: Settings, engine: AsyncEngine, embedder: SentenceTransformerEmbedder, bank: QuestionBank | None = None
+) -> PracticeService:
+    """Practice on this database; the embedding model loads only when a free-text answer is graded."""
     # Questions repeat: their reference and key-point vectors are embedded once per process.
-    embedder = CachingEmbedder(services.embedder)
+    caching = CachingEmbedder(embedder)
 
     async def grade(item: FreeTextItem, answer: str) -> FreeTextGrade:
         result = await asyncio.to_thread(
-            grade_free_text, item.prompt, item.reference, list(item.key_points), answer, embedder
+            grade_free_text, item.prompt, item.reference, list(item.key_points), answer, caching
         )
         return FreeTextGrade(result.verdict, result.score, result.matched, result.missing)
 
     return PracticeService(
-        bank=bank or load_question_bank(settings),
-        store=SqlPracticeStore(services.engine),
+        bank=load_question_bank(settings) if bank is None else bank,
+        store=SqlPracticeStore(engine),
         srs=Srs(desired_retention=settings.desired_retention),
         grade_free_text=grade,
         clock=utc_now,
@@ -124,11 +136,52 @@ def build_practice(services: Services, bank: QuestionBank | None = None) -> Prac
     )
 
 
+def build_practice(services: Services, bank: QuestionBank | None = None) -> PracticeService:
+    return make_practice(services.settings, services.engine, services.embedder, bank)
+
+
+def make_mastery(settings: Settings, engine: AsyncEngine, practice: PracticeService) -> MasteryService:
+    """Assessments, awards and progress on the practice service's bank, store database and clock.
+
+    Needs no knowledge index, so admin commands can run beside a bot that holds the embedded one.
+    """
+    from ingest.sources import concept_titles  # explainer titles from front matter; loaded on demand
+
+    kdir = settings.knowledge_dir
+    return MasteryService(
+        practice=practice,
+        store=SqlMasteryStore(engine),
+        roadmap=load_roadmap(kdir),
+        clock=practice.clock,
+        private_items=private_item_ids(settings) & {i.id for i in practice.bank.items},
+        concept_titles=concept_titles(kdir),
+        review_stages=settings.milestone_review_stages,
+    )
+
+
+def build_mastery(services: Services, practice: PracticeService) -> MasteryService:
+    return make_mastery(services.settings, services.engine, practice)
+
+
+def mastery_gate(mastery: MasteryService) -> AnswerGate:
+    """The mentor's gate: refuse while the learner behind a "platform:external_id" key is in an assessment."""
+
+    async def gate(learner_key: str) -> str | None:
+        platform, sep, external_id = learner_key.partition(":")
+        if not sep:
+            return None
+        learner_id = await mastery.store.learner_by_identity(platform, external_id)
+        return None if learner_id is None else await mastery.mentor_refusal(learner_id)
+
+    return gate
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def build_mentor(services: Services) -> MentorService:
+def build_mentor(services: Services, mastery: MasteryService | None = None) -> MentorService:
+    """The mentor; with `mastery`, it refuses learners who are taking an assessment."""
     settings = services.settings
     threshold = settings.abstain_threshold
     from bot.llm import make_chat_model  # LangChain loads only when a mentor is built
@@ -141,6 +194,7 @@ def build_mentor(services: Services) -> MentorService:
         k=settings.search_k,
         abstain_threshold=DEFAULT_ABSTAIN_THRESHOLD if threshold is None else threshold,
         llm_timeout=settings.llm_timeout_seconds,
+        gate=None if mastery is None else mastery_gate(mastery),
     )
 
 

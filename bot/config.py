@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from bot.core.content import STAGE_IDS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BUNDLED_MODEL = "all-MiniLM-L6-v2"
@@ -44,6 +47,9 @@ class Settings(BaseSettings):
 
     discord_token: SecretStr | None = None
     telegram_token: SecretStr | None = None
+    # Comma-separated in the environment; parsed to ids (see the validators below).
+    telegram_admin_ids: Annotated[frozenset[int], NoDecode] = frozenset()
+    milestone_review_stages: Annotated[frozenset[str], NoDecode] = frozenset({"capstone"})
 
     log_level: str = "INFO"
 
@@ -59,6 +65,34 @@ class Settings(BaseSettings):
     @classmethod
     def _absolute(cls, value: Path) -> Path:
         return value.expanduser().resolve()
+
+    @field_validator("telegram_admin_ids", mode="before")
+    @classmethod
+    def _admin_ids(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        ids: set[int] = set()
+        for part in value.replace(";", ",").split(","):
+            part = part.strip()
+            if not part:
+                continue
+            if not part.isdigit():
+                raise ValueError(f"{part!r} is not a Telegram user id (a number); separate ids with commas")
+            ids.add(int(part))
+        return frozenset(ids)
+
+    @field_validator("milestone_review_stages", mode="before")
+    @classmethod
+    def _review_stages(cls, value: object) -> object:
+        if isinstance(value, str):
+            parts = {p.strip() for p in value.split(",") if p.strip()}
+            # "none": no stage needs a reviewed milestone.
+            value = set() if parts == {"none"} else parts
+        if isinstance(value, set | frozenset | list | tuple):
+            unknown = sorted(str(v) for v in value if v not in STAGE_IDS)
+            if unknown:
+                raise ValueError(f"unknown stage {', '.join(unknown)}; stages are: {', '.join(STAGE_IDS)} (or none)")
+        return value
 
     @property
     def effective_database_url(self) -> str:
