@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -205,7 +205,7 @@ def split_front_matter(text: str, path: str) -> tuple[FrontMatter, str, int]:
         raise ContentError(path, "front matter opened with '---' is never closed", 1)
     raw = "".join(lines[1:end])
     try:
-        data = yaml.safe_load(raw) or {}
+        data = yaml.load(raw, Loader=_LOADER) or {}
     except yaml.YAMLError as exc:
         raise _yaml_error(path, exc, line_offset=1) from exc
     if not isinstance(data, dict):
@@ -224,10 +224,14 @@ def _first_error(exc: ValidationError) -> str:
     return f"{loc}: {err['msg']}" if loc else str(err["msg"])
 
 
+# libyaml's safe loader when PyYAML was built with it (about 10× faster on the question bank).
+_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def load_yaml(path: Path) -> object:
     """Parse a YAML file; errors name the file and line."""
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER)
     except yaml.YAMLError as exc:
         raise _yaml_error(str(path), exc) from exc
     except UnicodeDecodeError as exc:

@@ -16,7 +16,7 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, cast
 from zoneinfo import available_timezones
 
 from bot.core.assessments import (
@@ -89,7 +89,8 @@ class AssessmentResult:
     @property
     def message(self) -> str:
         verdict = "passed" if self.passed else "not passed"
-        return f"{self.kind} {self.stage}: {self.right}/{self.total} right ({self.pass_right} needed): {verdict}"
+        name = "re-check" if self.kind == "recheck" else self.kind
+        return f"{name} {self.stage}: {self.right}/{self.total} right ({self.pass_right} needed): {verdict}"
 
 
 @dataclass(frozen=True)
@@ -118,8 +119,11 @@ class _Evidence:
     gate_passed_at: datetime | None  # the passed checkpoint/placement the re-check confirms
 
 
-def _graded(views: Sequence[AttemptView]) -> list[GradedAttempt]:
-    return [GradedAttempt(a.id, a.item_id, a.concept, a.verdict, a.created_at, a.first_try, a.counts) for a in views]
+def _graded(views: Sequence[AttemptView]) -> Sequence[GradedAttempt]:
+    # An AttemptView has every field that concept_mastery reads (id, item_id, concept, verdict,
+    # created_at, first_try, counts) with the same meaning, so the views are passed as they are:
+    # copying each into a GradedAttempt was most of the cost of an answer's mastery update.
+    return cast("Sequence[GradedAttempt]", views)
 
 
 def _day(at: datetime) -> str:
@@ -399,7 +403,8 @@ class MasteryService:
         if any(a.stage == stage and a.active for a in await self.store.awards(learner_id)):
             return None
         if views is None:
-            views = await self.store.attempts(learner_id)
+            # Every attempt the evidence rests on is of this stage's concepts (assessment items included).
+            views = await self.store.attempts(learner_id, concepts=STAGE_CONCEPTS[stage])
         evidence = await self._evidence(learner_id, stage, views)
         if not evidence.ok:
             return None
