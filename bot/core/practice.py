@@ -279,7 +279,8 @@ class PracticeService:
         now = self.clock()
         day_start = now - timedelta(hours=24)
         counts = await self.store.daily_counts(learner_id, day_start)
-        cards = [(item_id, card) for item_id, card in await self.store.cards(learner_id) if self._known(item_id)]
+        known = {item.id for item in self.bank.items}  # one lookup per quiz, not one per card
+        cards = [(item_id, card) for item_id, card in await self.store.cards(learner_id) if item_id in known]
         review_room = max(0, self.config.daily_review_cap - counts.reviews)
         plan = plan_reviews(cards, now, self.config.daily_review_cap, self.config.catch_up_days)
         chosen: list[str] = list(plan.today[: min(n, review_room)])
@@ -319,13 +320,6 @@ class PracticeService:
             status="open",
             items=tuple(records),
         )
-
-    def _known(self, item_id: str) -> bool:
-        try:
-            self.bank.item(item_id)
-        except KeyError:
-            return False
-        return True
 
     def _new_items(self, seen: set[str], room: int) -> list[str]:
         """Unseen gradable items of the next two concepts with unseen items, interleaved."""
