@@ -13,7 +13,7 @@ import random
 import re
 import secrets
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal, cast
@@ -189,20 +189,41 @@ class MasteryService:
             "the mentor answers questions again when it is finished."
         )
 
+    async def _facts(
+        self, learner_id: int, concepts: Collection[str] | None = None, *, all_attempts: bool = False
+    ) -> _Facts:
+        """One read of what the award rules look at (attempts only of `concepts`, or all)."""
+        views: Sequence[AttemptView] = ()
+        if all_attempts:
+            views = await self.store.attempts(learner_id)
+        elif concepts is not None:
+            views = await self.store.attempts(learner_id, concepts=concepts)
+        return _Facts(
+            tuple(await self.store.awards(learner_id)),
+            tuple(await self.store.assessments(learner_id)),
+            tuple(await self.store.milestones(None, learner_id)),
+            views,
+            _graded(views),
+        )
+
     async def availability(self, learner_id: int, kind: str, stage: str) -> str | None:
         """None when the learner may start this assessment now, else the reason (shown as is)."""
         self._stage(stage)
+        return self._availability(await self._facts(learner_id, STAGE_CONCEPTS[stage]), kind, stage)
+
+    def _availability(self, facts: _Facts, kind: str, stage: str) -> str | None:
         spec = self.rules.spec(kind)
         now = self.clock()
-        if any(a.stage == stage and a.active for a in await self.store.awards(learner_id)):
+        if any(a.stage == stage and a.active for a in facts.awards):
             return f"you already hold the {stage} award"
-        mine = [a for a in await self.store.assessments(learner_id) if a.stage == stage]
+        mine = [a for a in facts.assessments if a.stage == stage]
         if any(a.status == "open" and a.deadline > now for a in mine):
             return "finish your open assessment first"
         same = [a for a in mine if a.kind == kind]
         if same and now - same[-1].started_at < spec.cooldown:
-            return f"you can take the next {kind} for {stage} after {_day(same[-1].started_at + spec.cooldown)}"
-        counted = await self._counted(learner_id, stage)
+            name = "re-check" if kind == "recheck" else kind
+            return f"you can take the next {name} for {stage} after {_day(same[-1].started_at + spec.cooldown)}"
+        counted = self._counted(facts, stage)
         gate = self._gate_pass(counted)
         recheck_passed = gate is not None and any(
             a.kind == "recheck" and a.status == "passed" and a.started_at >= gate.finished_at_or_start for a in counted
@@ -212,7 +233,11 @@ class MasteryService:
                 "" if recheck_passed else "; the re-check comes next"
             )
         if kind == "checkpoint":
-            behind = await self._below_proficient(learner_id, stage)
+            behind = [
+                c
+                for c in STAGE_CONCEPTS[stage]
+                if concept_mastery(c, facts.graded, self.mastery_rules).rank < PROFICIENT
+            ]
             if behind:
                 return (
                     f"the checkpoint opens when every concept of {stage} is proficient; still to go: "
@@ -229,19 +254,15 @@ class MasteryService:
                 return f"the re-check for {stage} opens on {_day(opens)}"
         return None
 
-    async def _below_proficient(self, learner_id: int, stage: str) -> list[str]:
-        concepts = STAGE_CONCEPTS[stage]
-        graded = _graded(await self.store.attempts(learner_id, concepts=concepts))
-        return [c for c in concepts if concept_mastery(c, graded, self.mastery_rules).rank < PROFICIENT]
-
-    async def _counted(self, learner_id: int, stage: str) -> list[AssessmentRecord]:
+    @staticmethod
+    def _counted(facts: _Facts, stage: str) -> list[AssessmentRecord]:
         """The stage's assessments that can still count toward its award, oldest first.
 
         After an admin revoked the award, only assessments started since the revocation count: the
         award is earned again with a new gate and re-check, not from the evidence that was revoked.
         """
-        revoked = [a.revoked_at for a in await self.store.awards(learner_id) if a.stage == stage and a.revoked_at]
-        mine = [a for a in await self.store.assessments(learner_id) if a.stage == stage]
+        revoked = [a.revoked_at for a in facts.awards if a.stage == stage and a.revoked_at]
+        mine = [a for a in facts.assessments if a.stage == stage]
         return [a for a in mine if a.started_at >= max(revoked)] if revoked else mine
 
     def _gate_pass(self, mine: Sequence[AssessmentRecord]) -> _Gate | None:
@@ -261,14 +282,16 @@ class MasteryService:
             raise PracticeError(f"unknown assessment {kind!r}; use one of {', '.join(ASSESSMENT_KINDS)}")
         if await self.open_assessment(learner_id) is not None:
             raise PracticeError("finish your open assessment first")
-        reason = await self.availability(learner_id, kind, stage)
+        self._stage(stage)
+        facts = await self._facts(learner_id, STAGE_CONCEPTS[stage])
+        reason = self._availability(facts, kind, stage)
         if reason:
             raise PracticeError(reason)
         spec = self.rules.spec(kind)
         now = self.clock()
         exclude = await self.store.shown_since(learner_id, now - RECENT_WINDOW)
         if kind == "recheck":
-            gate = self._gate_pass(await self._counted(learner_id, stage))
+            gate = self._gate_pass(self._counted(facts, stage))
             if gate is not None:
                 gate_session = await self.practice.store.get_session(gate.record.id)
                 if gate_session is not None:
@@ -353,10 +376,12 @@ class MasteryService:
 
     # --- awards --------------------------------------------------------------------------
 
-    async def _evidence(self, learner_id: int, stage: str, views: Sequence[AttemptView]) -> _Evidence:
+    def _evidence(self, facts: _Facts, stage: str) -> _Evidence:
+        """What the attempt log proves for `stage` (`facts` must hold every attempt on its concepts)."""
         missing: list[str] = []
         ids: list[int] = []
-        graded = _graded(views)
+        graded = facts.graded
+        views = facts.views
         for concept in STAGE_CONCEPTS[stage]:
             m = concept_mastery(concept, graded, self.mastery_rules)
             if m.rank < PROFICIENT:
@@ -369,7 +394,7 @@ class MasteryService:
         gate_at: datetime | None = None
         gate_ids: list[int] = []
         recheck_ids: list[int] = []
-        for a in await self._counted(learner_id, stage):  # oldest first
+        for a in self._counted(facts, stage):  # oldest first
             spec = self.rules.spec(a.kind)
             answers = by_session.get(a.id, [])
             right = [v.id for v in answers if v.verdict == "correct" and v.kind == a.kind]
@@ -388,24 +413,21 @@ class MasteryService:
         elif not recheck_ids:
             missing.append(f"pass the re-check (opens on {_day(gate_at + self.rules.recheck.opens_after)})")
         if self.requires_review(stage):
-            approved = [m for m in await self.store.milestones("approved", learner_id) if m.stage == stage]
+            approved = [m for m in facts.milestones if m.stage == stage and m.status == "approved"]
             if not approved:
                 missing.append("milestone: submit it and have it approved by a reviewer")
         return _Evidence(not missing, tuple(missing), tuple(sorted({*ids, *gate_ids, *recheck_ids})), gate_at)
 
-    async def try_award(
-        self, learner_id: int, stage: str, views: Sequence[AttemptView] | None = None
-    ) -> AwardDecision | None:
+    async def try_award(self, learner_id: int, stage: str) -> AwardDecision | None:
         """Award `stage` when, and only when, the attempt log proves (a) every concept proficient,
         (b) a passed checkpoint or placement, (c) a passed re-check ≥ 3 days later, and (d) an
         approved milestone where the stage requires one. The only place evidence awards are made.
         """
-        if any(a.stage == stage and a.active for a in await self.store.awards(learner_id)):
+        # Every attempt the evidence rests on is of this stage's concepts (assessment items included).
+        facts = await self._facts(learner_id, STAGE_CONCEPTS[stage])
+        if any(a.stage == stage and a.active for a in facts.awards):
             return None
-        if views is None:
-            # Every attempt the evidence rests on is of this stage's concepts (assessment items included).
-            views = await self.store.attempts(learner_id, concepts=STAGE_CONCEPTS[stage])
-        evidence = await self._evidence(learner_id, stage, views)
+        evidence = self._evidence(facts, stage)
         if not evidence.ok:
             return None
         now = self.clock()
@@ -545,11 +567,11 @@ class MasteryService:
         if profile is None:
             raise PracticeError(f"no learner {learner_id}")
         await self.open_assessment(learner_id)  # scores an expired assessment before it is shown
-        views = await self.store.attempts(learner_id)
-        graded = _graded(views)
+        facts = await self._facts(learner_id, all_attempts=True)
+        views, graded = facts.views, facts.graded
         cards = await self.practice.store.cards(learner_id)
-        awards = {a.stage: a for a in await self.store.awards(learner_id) if a.active}
-        assessments = await self.store.assessments(learner_id)
+        awards = {a.stage: a for a in facts.awards if a.active}
+        assessments = facts.assessments
         by_concept: dict[str, list[CardState]] = defaultdict(list)
         for item_id, card in cards:
             try:
@@ -579,7 +601,7 @@ class MasteryService:
                         concept, self._title(concept), m.level, rusty, due, what_is_needed(m, self.mastery_rules)
                     )
                 )
-            stages.append(await self._stage_progress(learner_id, stage.id, stage.title, concepts, awards, views))
+            stages.append(self._stage_progress(facts, stage.id, stage.title, concepts, awards))
         tz = profile.time_zone or "UTC"
         days = {local_day(v.created_at, tz) for v in views}
         streak = compute_streak(days, local_day(now, tz))
@@ -597,36 +619,35 @@ class MasteryService:
         open_ = next((a for a in assessments if a.status == "open" and a.deadline > now), None)
         return Progress(learner_id, now, tuple(stages), total_due, streak, track, open_)
 
-    async def _stage_progress(
+    def _stage_progress(
         self,
-        learner_id: int,
+        facts: _Facts,
         stage: str,
         title: str,
         concepts: list[ConceptProgress],
         awards: Mapping[str, AwardRecord],
-        views: Sequence[AttemptView],
     ) -> StageProgress:
         award = awards.get(stage)
-        gate = self._gate_pass(await self._counted(learner_id, stage))
+        gate = self._gate_pass(self._counted(facts, stage))
         if award is not None:
             checkpoint = recheck = "done"
         else:
             checkpoint = (
                 f"passed ({gate.record.kind}, {gate.finished_at_or_start:%d %b})"
                 if gate
-                else await self.availability(learner_id, "checkpoint", stage) or "available"
+                else self._availability(facts, "checkpoint", stage) or "available"
             )
-            recheck = await self.availability(learner_id, "recheck", stage) or "available"
+            recheck = self._availability(facts, "recheck", stage) or "available"
         requires = self.requires_review(stage)
         milestone = "not required"
         if requires:
-            ms = [m for m in await self.store.milestones(None, learner_id) if m.stage == stage]
+            ms = [m for m in facts.milestones if m.stage == stage]
             milestone = {"pending": "pending review", "approved": "approved", "rejected": "rejected"}.get(
                 ms[-1].status if ms else "", "needed"
             )
         needed: tuple[str, ...] = ()
         if award is None:
-            needed = (await self._evidence(learner_id, stage, views)).missing
+            needed = self._evidence(facts, stage).missing
         return StageProgress(
             stage,
             title,
@@ -723,6 +744,17 @@ class MasteryService:
         counts = await self.store.forget_learner(learner_id, keys)
         await self.store.add_audit(self.clock(), actor, "forget", None, None, f"learner {learner_id} forgotten", counts)
         return counts
+
+
+@dataclass(frozen=True)
+class _Facts:
+    """One consistent read of a learner's awards, assessments, milestones and (some) attempts."""
+
+    awards: Sequence[AwardRecord]
+    assessments: Sequence[AssessmentRecord]
+    milestones: Sequence[MilestoneRecord]
+    views: Sequence[AttemptView]
+    graded: Sequence[GradedAttempt]
 
 
 @dataclass(frozen=True)

@@ -189,7 +189,7 @@ async def test_placement_then_recheck_earns_the_stage_in_the_terminal(
     assert "Placement classical-ml: 24/25 right (22 needed): passed" in placement
     assert "Next comes the re-check, which confirms it: the re-check for classical-ml opens on" in placement
     assert "Not yet: the re-check for classical-ml opens on" in placement
-    assert "Recheck classical-ml: 20/20 right (17 needed): passed" in recheck
+    assert "Re-check classical-ml: 20/20 right (17 needed): passed" in recheck
     assert "🏅 Stage complete: Foundations & Classical ML!" in recheck
     assert "Foundations & Classical ML ✓ awarded" in recheck
     assert refusal_after is None  # the mentor answers again
