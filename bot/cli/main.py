@@ -12,6 +12,7 @@ from bot.cli import grade as grade_cli
 from bot.cli import knowledge
 from bot.cli import mastery as mastery_cli
 from bot.cli import mentor as mentor_cli
+from bot.cli import simulate as simulate_cli
 from bot.cli.common import configure_logging, fail, out, settings_of
 from bot.config import Settings
 from bot.retrieval.embeddings import force_offline
@@ -29,6 +30,7 @@ app.command()(mentor_cli.ask)
 app.command()(mentor_cli.chat)
 app.command()(mentor_cli.run)
 app.command()(grade_cli.grade)
+app.command()(simulate_cli.simulate)
 app.add_typer(mentor_cli.admin_app, name="admin")
 mastery_cli.register(app, mentor_cli.admin_app)
 app.add_typer(mentor_cli.eval_app, name="eval")
