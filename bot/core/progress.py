@@ -423,10 +423,12 @@ class MasteryService:
         (b) a passed checkpoint or placement, (c) a passed re-check ≥ 3 days later, and (d) an
         approved milestone where the stage requires one. The only place evidence awards are made.
         """
+        # answer() calls this after every answer once the re-check is passed: look at the awards
+        # before reading the attempt log.
+        if any(a.stage == stage and a.active for a in await self.store.awards(learner_id)):
+            return None
         # Every attempt the evidence rests on is of this stage's concepts (assessment items included).
         facts = await self._facts(learner_id, STAGE_CONCEPTS[stage])
-        if any(a.stage == stage and a.active for a in facts.awards):
-            return None
         evidence = self._evidence(facts, stage)
         if not evidence.ok:
             return None
