@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import deque
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -30,12 +30,13 @@ class MasteryRules:
     """Thresholds of the levels (see the README, "Mastery levels").
 
     familiar:   ≥ `familiar_items` distinct items right on the first try and ≥ `familiar_rate` of
-                the last `window` graded attempts right.
+                the latest answers to the last `window` distinct items right.
     proficient: ≥ `proficient_items` distinct items right on the first try and ≥ `proficient_rate`
-                of the last `window` graded attempts right.
+                of the latest answers to the last `window` distinct items right.
     mastered:   proficient now, and right again on an attempt ≥ `recheck_gap` after the concept
                 first became proficient.
-    Misses move a concept down, because the window only looks at the latest attempts.
+    Misses move a concept down, because the window only looks at the latest answers (each item
+    counts once, with its latest verdict).
     """
 
     familiar_items: int = 1
@@ -70,10 +71,37 @@ def _graded(attempts: Sequence[GradedAttempt]) -> list[GradedAttempt]:
     return sorted(kept, key=lambda a: (a.created_at, a.id))
 
 
+class _Window:
+    """The latest verdict on each of the last `size` distinct items answered (oldest first).
+
+    Counting each item once keeps one item that a learner keeps missing (a "leech", or a free-text
+    answer the grader wrongly rejects) from filling the whole window with its repeated reviews.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.verdicts: OrderedDict[str, bool] = OrderedDict()
+
+    def add(self, item_id: str, right: bool) -> None:
+        self.verdicts.pop(item_id, None)
+        self.verdicts[item_id] = right
+        while len(self.verdicts) > self.size:
+            self.verdicts.popitem(last=False)
+
+    @property
+    def right(self) -> int:
+        return sum(self.verdicts.values())
+
+    def __len__(self) -> int:
+        return len(self.verdicts)
+
+
 def _state(history: list[GradedAttempt], rules: MasteryRules) -> tuple[int, int, int]:
     first_right = len({a.item_id for a in history if a.first_try and a.verdict == "correct"})
-    recent = history[-rules.window :]
-    return first_right, sum(a.verdict == "correct" for a in recent), len(recent)
+    window = _Window(rules.window)
+    for a in history:
+        window.add(a.item_id, a.verdict == "correct")
+    return first_right, window.right, len(window)
 
 
 def _meets(first_right: int, right: int, total: int, items: int, rate: float) -> bool:
@@ -97,13 +125,13 @@ def concept_mastery(
     evidence: list[int] = []
     # One pass: the first-try-right set and the last-`window` verdicts are kept incrementally.
     first_right_items: set[str] = set()
-    window: deque[bool] = deque(maxlen=rules.window)
+    window = _Window(rules.window)
     for i, latest in enumerate(history):
         if latest.first_try and latest.verdict == "correct":
             first_right_items.add(latest.item_id)
-        window.append(latest.verdict == "correct")
+        window.add(latest.item_id, latest.verdict == "correct")
         proficient = _meets(
-            len(first_right_items), sum(window), len(window), rules.proficient_items, rules.proficient_rate
+            len(first_right_items), window.right, len(window), rules.proficient_items, rules.proficient_rate
         )
         if not proficient:
             since, mastered_at = None, None
@@ -143,6 +171,6 @@ def what_is_needed(m: ConceptMastery, rules: MasteryRules | None = None) -> str:
         parts.append(f"{missing} more first-try correct answer{'s' if missing > 1 else ''}")
     if m.recent_total == 0 or m.recent_right / m.recent_total < rules.proficient_rate:
         parts.append(
-            f"{rules.proficient_rate:.0%} of your last {rules.window} answers right (now {m.recent_right}/{m.recent_total})"
+            f"{rules.proficient_rate:.0%} of your latest answers on {rules.window} different questions right (now {m.recent_right}/{m.recent_total})"
         )
     return " and ".join(parts) or "keep practising"

@@ -64,3 +64,19 @@ def test_one_right_answer_in_two_is_only_attempted() -> None:
     m = concept_mastery("cnns", _log(("cnns.01", "correct", True, 0), ("cnns.02", "incorrect", True, 0)))
     assert m.level == "attempted"
     assert "2 more first-try correct answers" in what_is_needed(m)
+
+
+def test_an_item_missed_again_and_again_counts_once_in_the_window() -> None:
+    right = [(f"cnns.0{n}", "correct", True, 0) for n in range(1, 5)]
+    leech = [("cnns.09", "incorrect", n == 0, 1 + n) for n in range(4)]
+    m = concept_mastery("cnns", _log(*right, *leech))
+    # The last 5 distinct items are 01-04 (right) and 09 (its latest answer wrong): 4/5.
+    assert m.level == "proficient" and (m.recent_right, m.recent_total) == (4, 5)
+    # Answering an item right again does not add a second right answer either.
+    grind = concept_mastery(
+        "cnns", _log(("cnns.01", "correct", True, 0), *[("cnns.01", "correct", False, d) for d in (1, 2, 3, 4)])
+    )
+    assert grind.level == "familiar" and (grind.recent_right, grind.recent_total) == (1, 1)
+    # A second missed item does bring it down.
+    two = concept_mastery("cnns", _log(*right, *leech, ("cnns.10", "incorrect", True, 6)))
+    assert two.level == "familiar" and (two.recent_right, two.recent_total) == (3, 5)
