@@ -75,12 +75,12 @@ def test_the_rules_let_a_skilled_learner_earn_classical_ml_within_eight_weeks(si
     assert result["assessments"]["recheck"]["flagged_fast"] == 0
 
 
-@pytest.mark.xfail(
-    strict=True, reason=f"{LEECH}: the grader rejects the key point's own words, and the missed item pins its concept"
-)
 def test_skilled_learner_earns_classical_ml_within_eight_weeks(simulation: Simulation) -> None:
+    # The real grader still rejects the skilled paraphrases of LEECH; the mastery window counts that
+    # item once, so it no longer pins its concept.
     result = simulation.run("skilled", 5, EIGHT_WEEKS, seed=3).as_json()
     assert result["awards"]["classical-ml"] == 5
+    assert result["days_to_award"]["classical-ml"]["p90"] <= EIGHT_WEEKS
 
 
 def test_same_seed_same_result_in_one_or_two_processes(simulation: Simulation) -> None:
