@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
+
+import numpy as np
 
 from bot.core.mastery import LEVELS
 from bot.core.records import Progress, StageProgress, Track, TrackStage
@@ -140,20 +143,19 @@ def _stage_row(ax: Axes, row: int, rows: int, stage: StageProgress, target: Trac
         )
         ink = "white" if concept.level in _DARK_LEVELS else "#1a1a1a"
         label = textwrap.fill(concept.title, 14, max_lines=3, placeholder="…", break_long_words=False)
-        # On hatched (rusty) cells the label sits on a patch of the level colour to stay legible.
-        backing = (
-            {"facecolor": LEVEL_COLOURS[concept.level], "edgecolor": "none", "pad": 1.5} if concept.rusty else None
-        )
-        ax.text(
-            (left + right) / 2,
-            (c_top + c_bottom) / 2,
-            label,
-            fontsize=7.5,
-            ha="center",
-            va="center",
-            color=ink,
-            bbox=backing,
-        )
+        image = _label_image(label, ink, 7.5)
+        h, w = image.shape[:2]
+        x0, y0 = round((left + right - w) / 2), round((c_top + c_bottom - h) / 2)
+        if concept.rusty:  # on hatched cells the label sits on a patch of the level colour to stay legible
+            pad = 2
+            ax.add_artist(
+                Rectangle(
+                    (x0 - pad, y0 - pad), w + 2 * pad, h + 2 * pad, facecolor=LEVEL_COLOURS[concept.level], linewidth=0
+                )
+            )
+        # A cached bitmap composited at pixel offsets (figure origin bottom-left): text layout and glyph
+        # rendering were most of the chart's time, and concept titles repeat in every chart.
+        ax.figure.figimage(image, x0, CHART_SIZE[1] - y0 - h, origin="upper", zorder=3)
 
     if target is not None:
         mid = (top + bottom) / 2
@@ -161,6 +163,26 @@ def _stage_row(ax: Axes, row: int, rows: int, stage: StageProgress, target: Trac
         ax.text(_TRACK_X, mid - 3, f"{verb} {target.target:%d %b %Y}", fontsize=9, va="bottom")
         colour = STATUS_COLOURS.get(target.status, "black")
         ax.text(_TRACK_X, mid + 3, target.status, fontsize=9, va="top", color=colour, fontweight="bold")
+
+
+@functools.lru_cache(maxsize=1024)
+def _label_image(text: str, colour: str, size: float) -> np.ndarray:
+    """`text` (centred lines) rendered once to an RGBA array cropped to its ink, transparent around it."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(3, 1.2), dpi=CHART_DPI)
+    canvas = FigureCanvasAgg(fig)
+    fig.patch.set_alpha(0)
+    fig.text(0.5, 0.5, text, fontsize=size, ha="center", va="center", color=colour)
+    canvas.draw()
+    rgba = np.asarray(canvas.buffer_rgba())
+    ys, xs = np.nonzero(rgba[..., 3])
+    if len(ys) == 0:
+        return np.zeros((1, 1, 4), dtype=np.uint8)
+    image = rgba[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1].copy()
+    image.setflags(write=False)
+    return image
 
 
 def _legend(ax: Axes, height: int) -> None:
