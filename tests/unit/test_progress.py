@@ -313,7 +313,8 @@ async def test_a_failed_recheck_can_be_retaken_after_a_day(h: Harness) -> None:
     assert outcomes[-1].award is None
     reason = await h.service.availability(learner, "recheck", STAGE)
     assert (
-        reason == f"you can take the next re-check for classical-ml after {day(record.created_at + timedelta(hours=24))}"
+        reason
+        == f"you can take the next re-check for classical-ml after {day(record.created_at + timedelta(hours=24))}"
     )
     h.clock.now = record.created_at + timedelta(hours=24)
     assert await h.service.availability(learner, "recheck", STAGE) is None
