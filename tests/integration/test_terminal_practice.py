@@ -31,12 +31,17 @@ def test_quiz_in_the_terminal_persists_cards_attempts_and_flags(
 ) -> None:
     monkeypatch.setenv("MENTOR_DATA_DIR", str(bundled.settings.data_dir))
     monkeypatch.setenv("MENTOR_LOG_LEVEL", "WARNING")
-    script = "/review\n/quiz 3\ntrue\nA\n42\n/report the wording is unclear\n/dispute I think my answer was right\n/stop\n/quit\n"
+    # Item types come in a random order: "true", "A" and "42" grade the first item whatever its type
+    # (an unreadable answer is asked again), and 3 lines can never finish a 5-item quiz, so /stop pauses it.
+    script = (
+        "/review\n/quiz 5\n/report the wording is unclear\ntrue\nA\n42\n"
+        "/dispute I think my answer was right\n/stop\n/quit\n"
+    )
     result = runner.invoke(app, ["chat"], input=script)
     assert result.exit_code == 0, result.output
     out = result.output
     assert "nothing is due for review" in out
-    assert "Quiz: 3 questions." in out and "Q1" in out
+    assert "Quiz: 5 questions." in out and "Q1" in out
     assert "Reported: an admin will check this question." in out
     assert "Dispute queued" in out and "Quiz paused." in out
     url = bundled.settings.effective_database_url
