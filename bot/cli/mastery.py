@@ -296,11 +296,7 @@ def admin_grant(
     reason: Annotated[str, typer.Option("--reason", help="Why (kept in the audit log).")],
 ) -> None:
     """Grant a stage award by hand (audited; platforms get the role/badge when they confirm)."""
-
-    async def work(cli: MasteryCli) -> AwardDecision:
-        return await cli.mastery.grant(await resolve_learner(cli, learner), stage, actor(), reason)
-
-    print_award(run_mastery(settings_of(ctx), work, questions=False))
+    _change_award(ctx, learner, stage, reason, grant=True)
 
 
 def admin_revoke(
@@ -310,9 +306,13 @@ def admin_revoke(
     reason: Annotated[str, typer.Option("--reason", help="Why (kept in the audit log).")],
 ) -> None:
     """Revoke a stage award (audited; platforms remove the role/badge)."""
+    _change_award(ctx, learner, stage, reason, grant=False)
 
+
+def _change_award(ctx: typer.Context, learner: str, stage: str, reason: str, *, grant: bool) -> None:
     async def work(cli: MasteryCli) -> AwardDecision:
-        return await cli.mastery.revoke(await resolve_learner(cli, learner), stage, actor(), reason)
+        change = cli.mastery.grant if grant else cli.mastery.revoke
+        return await change(await resolve_learner(cli, learner), stage, actor(), reason)
 
     print_award(run_mastery(settings_of(ctx), work, questions=False))
 
