@@ -81,27 +81,17 @@ class _Window:
     def __init__(self, size: int) -> None:
         self.size = size
         self.verdicts: OrderedDict[str, bool] = OrderedDict()
+        self.right = 0
 
     def add(self, item_id: str, right: bool) -> None:
-        self.verdicts.pop(item_id, None)
-        self.verdicts[item_id] = right
-        while len(self.verdicts) > self.size:
-            self.verdicts.popitem(last=False)
-
-    @property
-    def right(self) -> int:
-        return sum(self.verdicts.values())
+        verdicts = self.verdicts
+        self.right += right - verdicts.pop(item_id, False)
+        verdicts[item_id] = right
+        if len(verdicts) > self.size:
+            self.right -= verdicts.popitem(last=False)[1]
 
     def __len__(self) -> int:
         return len(self.verdicts)
-
-
-def _state(history: list[GradedAttempt], rules: MasteryRules) -> tuple[int, int, int]:
-    first_right = len({a.item_id for a in history if a.first_try and a.verdict == "correct"})
-    window = _Window(rules.window)
-    for a in history:
-        window.add(a.item_id, a.verdict == "correct")
-    return first_right, window.right, len(window)
 
 
 def _meets(first_right: int, right: int, total: int, items: int, rate: float) -> bool:
@@ -142,7 +132,7 @@ def concept_mastery(
         elif mastered_at is None and latest.verdict == "correct" and latest.created_at - since >= rules.recheck_gap:
             mastered_at = latest.created_at
             evidence.append(latest.id)
-    first_right, right, total = _state(history, rules)
+    first_right, right, total = len(first_right_items), window.right, len(window)
     if mastered_at is not None:
         level: Level = "mastered"
     elif since is not None:
