@@ -24,6 +24,7 @@ from bot.core.questions import FreeTextItem, McqItem, NumericItem, TrueFalseItem
 from bot.core.srs import Srs
 from bot.storage import tables as t
 from bot.storage.practice import SqlLearners, SqlPracticeStore
+from tests.answers import right_answer as shared_right_answer
 from tests.conftest import KNOWLEDGE
 
 BANK = load_bank([KNOWLEDGE / "questions"])
@@ -59,15 +60,7 @@ async def _right(service: PracticeService, session, position: int) -> str:  # ty
     """The correct answer as the learner would type it, from the stored session."""
     record = await service.store.get_session(session.id)
     rec = record.items[position]
-    item = BANK.item(rec.item_id)
-    if isinstance(item, McqItem):
-        return "ABCD"[rec.option_order.index(item.answer)]
-    if isinstance(item, TrueFalseItem):
-        return "true" if item.answer else "false"
-    if isinstance(item, NumericItem):
-        return repr(evaluate_numeric(item, rec.params))
-    assert isinstance(item, FreeTextItem)
-    return item.reference
+    return shared_right_answer(BANK.item(rec.item_id), rec)
 
 
 async def _wrong(service: PracticeService, session, position: int) -> str:  # type: ignore[no-untyped-def]

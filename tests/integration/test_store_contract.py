@@ -24,12 +24,13 @@ from bot.core.practice import (
     SessionItemRecord,
     SessionRecord,
 )
-from bot.core.questions import FreeTextItem, McqItem, NumericItem, TrueFalseItem, evaluate_numeric, load_bank
+from bot.core.questions import FreeTextItem, load_bank
 from bot.core.srs import CardState, Srs
 from bot.storage.knowledge import SourceWrite, SqlKnowledgeStore, StaleGenerationError
 from bot.storage.migrate import alembic_config, head_revision
 from bot.storage.questions import SqlQuestionLog
 from bot.storage.tables import metadata
+from tests.answers import right_answer as shared_right_answer
 from tests.conftest import KNOWLEDGE
 from tests.integration import test_mastery_store as mastery_contract
 from tests.integration.test_mastery_store import Backend
@@ -276,15 +277,7 @@ async def test_practice_flags_and_item_statistics(backend: Backend) -> None:
 
 def _right_answer(record: SessionRecord, position: int) -> str:
     rec = record.items[position]
-    item = BANK.item(rec.item_id)
-    if isinstance(item, McqItem):
-        return "ABCD"[rec.option_order.index(item.answer)]
-    if isinstance(item, TrueFalseItem):
-        return "true" if item.answer else "false"
-    if isinstance(item, NumericItem):
-        return repr(evaluate_numeric(item, rec.params))
-    assert isinstance(item, FreeTextItem)
-    return item.reference
+    return shared_right_answer(BANK.item(rec.item_id), rec)
 
 
 async def _exact_grader(item: FreeTextItem, answer: str) -> FreeTextGrade:

@@ -24,6 +24,7 @@ from bot.core.questions import FlashcardItem, FreeTextItem, McqItem, NumericItem
 from bot.core.questions import load_bank as _load_bank
 from bot.core.srs import Srs
 from bot.memory_store import MemoryStore
+from tests.answers import right_answer as shared_right_answer
 from tests.conftest import KNOWLEDGE
 
 BANK = _load_bank([KNOWLEDGE / "questions"])
@@ -83,15 +84,7 @@ def make_harness(
 def right_answer(record: SessionRecord, position: int) -> str:
     """The correct answer as the learner would type it, from the stored session."""
     rec = record.items[position]
-    item = BANK.item(rec.item_id)
-    if isinstance(item, McqItem):
-        return "ABCD"[rec.option_order.index(item.answer)]
-    if isinstance(item, TrueFalseItem):
-        return "true" if item.answer else "false"
-    if isinstance(item, NumericItem):
-        return repr(evaluate_numeric(item, rec.params))
-    assert isinstance(item, FreeTextItem)
-    return item.reference
+    return shared_right_answer(BANK.item(rec.item_id), rec)
 
 
 def wrong_answer(record: SessionRecord, position: int) -> str:
