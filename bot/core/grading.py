@@ -6,7 +6,7 @@ import itertools
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol
 
@@ -58,9 +58,9 @@ class CachingEmbedder:
 class GradingConfig:
     """Thresholds of the grader; similarities are cosines (about 0-1 with MiniLM).
 
-    The defaults were tuned with all-MiniLM-L6-v2 on the tuning split (the questions at even
-    positions) of tests/data/grading_cases.yaml only; tests/integration/test_grading.py measures
-    them on the held-out split.
+    The defaults were tuned with all-MiniLM-L6-v2 on tests/data/grading_cases.yaml only;
+    tests/integration/test_grading.py measures them on tests/data/grading_holdout.yaml, answers to
+    the question bank's own items written without running or reading the grader.
 
     Attributes:
         min_content_words: fewer content words than this is "too short".
@@ -98,6 +98,12 @@ class GradingConfig:
             clause or key point must not negate what that one asserts (or the reverse).
         definition_similarity: an answer piece at least this similar to its closest reference
             clause or key point must not name the other one of two terms the question contrasts.
+        role_margin: an answer piece about one of two terms the question contrasts is a
+            contradiction when it matches the other term's description (its reference clauses and
+            key points relabelled with this term's name) this much better than its own ...
+        role_min_similarity: ... and at least this well.
+        distinct_anchors: each covered key point needs an anchoring piece of its own (a maximum
+            matching of key points to pieces), so one clause cannot stand for two ideas.
         max_variants: at most this many antonym pairs the answer names are tried per grading.
         chunk_words: clauses longer than this (in words) are split before embedding.
         score_floor: the coverage that earns a key point no credit in `score`.
@@ -122,6 +128,9 @@ class GradingConfig:
     swap_margin: float = 0.06
     negation_similarity: float = 0.5
     definition_similarity: float = 0.5
+    role_margin: float = 0.1
+    role_min_similarity: float = 0.35
+    distinct_anchors: bool = True
     max_variants: int = 8
     chunk_words: int = 14
     score_floor: float = 0.3
@@ -476,7 +485,60 @@ def question_texts(question: str, reference: str, key_points: Sequence[str]) -> 
     """
     kp_words = (w for k in key_points for w in _unique(content_words(k)) or [k])
     swapped = (v for pair in swap_candidates(question, key_points) for v in swapped_key_points(key_points, pair))
-    return _unique([reference, question, *key_points, *clause_units(reference), *kp_words, *swapped])
+    relabelled = relabelled_targets(question, reference, key_points).values()
+    return _unique([reference, question, *key_points, *clause_units(reference), *kp_words, *swapped, *relabelled])
+
+
+def contrast_sides(question: str) -> dict[str, tuple[int, str]]:
+    """Each term the question contrasts, with its side (0 or 1) and its counterpart on the other side.
+
+    "high bias and high variance" gives high bias -> (0, high variance), variance -> (1, bias), ...;
+    a term found on both sides is dropped.
+    """
+    sides: dict[str, tuple[int, str]] = {}
+    clash: set[str] = set()
+    pairs = contrast_pairs(question)
+    # "object detection" / "semantic segmentation" are also named by their head nouns alone.
+    heads = [(a.split()[-1], b.split()[-1]) for a, b in pairs if " " in a and " " in b]
+    for a, b in [*pairs, *((x, y) for x, y in heads if x != y)]:
+        for term, side, other in ((a, 0, b), (b, 1, a)):
+            if term in sides and sides[term][0] != side:
+                clash.add(term)
+            sides.setdefault(term, (side, other))
+    return {t: v for t, v in sides.items() if t not in clash}
+
+
+def side_of(text: str, sides: dict[str, tuple[int, str]]) -> int | None:
+    """The one side of the contrast that `text` names (None when it names neither or both)."""
+    named = {side for term, (side, _) in sides.items() if mentions(text, term)}
+    return named.pop() if len(named) == 1 else None
+
+
+def relabel(text: str, sides: dict[str, tuple[int, str]]) -> str:
+    """`text` with every contrasted term replaced by its counterpart, in one pass (longest terms first)."""
+    terms = sorted(sides, key=len, reverse=True)
+    pattern = re.compile(r"\b(" + "|".join(re.escape(t) for t in terms) + r")\b", re.IGNORECASE)
+
+    def replace(match: re.Match[str]) -> str:
+        found = match.group(0)
+        other = sides[found.lower()][1]
+        return other[:1].upper() + other[1:] if found[:1].isupper() else other
+
+    return pattern.sub(replace, text)
+
+
+def relabelled_targets(question: str, reference: str, key_points: Sequence[str]) -> dict[str, str]:
+    """Reference clauses and key points that name one contrasted term, with the other term's name instead.
+
+    "high variance = overfitting: ..." becomes "high bias = overfitting: ...": an answer piece about
+    high bias that matches this better than what the reference says of high bias gives high bias
+    the description of high variance.
+    """
+    sides = contrast_sides(question)
+    if not sides:
+        return {}
+    targets = _unique([*clause_units(reference), *key_points])
+    return {t: relabel(t, sides) for t in targets if side_of(t, sides) is not None}
 
 
 def swap_candidates(question: str, key_points: Sequence[str]) -> list[tuple[str, str]]:
@@ -545,7 +607,8 @@ def analyse(
     # stated once, covers one key point.
     piece_rel = (kp @ piece_vecs.T) / ceiling[:, None]
     substantial = np.array([len(content_words(p)) >= config.anchor_min_words for p in pieces])
-    anchored = ((piece_rel >= piece_rel.max(axis=0, keepdims=True) - config.anchor_margin) & substantial).any(axis=1)
+    edges = (piece_rel >= piece_rel.max(axis=0, keepdims=True) - config.anchor_margin) & substantial
+    anchored = _distinct_anchors(edges, piece_rel) if config.distinct_anchors else edges.any(axis=1)
     semantic = np.where(anchored, semantic, 0.0)
     ref_vecs = rows(ref_clauses)
     weights_of = _word_weights(question, key_points)
@@ -575,8 +638,37 @@ def analyse(
         conflicts=(
             *_negation_conflicts(pieces, piece_vecs, targets, rows(targets), config),
             *_definition_conflicts(pieces, piece_vecs, targets, rows(targets), contrast_pairs(question), config),
+            *_role_conflicts(per_sentence, piece_vecs, targets, rows, contrast_sides(question), config),
         ),
     )
+
+
+def _distinct_anchors(edges: npt.NDArray[np.bool_], strength: Vectors) -> npt.NDArray[np.bool_]:
+    """Key points that can each have a piece of their own among the pieces that may anchor them.
+
+    `edges[k, p]` says piece p may anchor key point k. A maximum matching (each piece anchoring at
+    most one key point) is built with augmenting paths, key points with the strongest anchor
+    first, so one clause cannot stand for two ideas.
+    """
+    n_points, n_pieces = edges.shape
+    owner = [-1] * n_pieces
+
+    def augment(k: int, seen: set[int]) -> bool:
+        for p in np.flatnonzero(edges[k]):
+            if p in seen:
+                continue
+            seen.add(p)
+            if owner[p] < 0 or augment(owner[p], seen):
+                owner[p] = k
+                return True
+        return False
+
+    order = sorted(range(n_points), key=lambda k: -float(np.where(edges[k], strength[k], -np.inf).max(initial=-np.inf)))
+    for k in order:
+        augment(k, set())
+    matched = np.zeros(n_points, dtype=bool)
+    matched[[k for k in owner if k >= 0]] = True
+    return matched
 
 
 def _word_weights(question: str, key_points: Sequence[str]) -> list[dict[str, float]]:
@@ -684,6 +776,58 @@ def _definition_conflicts(
                 if mentions(piece, x) and not mentions(piece, y) and mentions(target, y) and not mentions(target, x):
                     found.append(f"says '{x}' where the reference says '{y}': \"{piece}\"")
     return tuple(found)
+
+
+def _role_conflicts(
+    per_sentence: Sequence[Sequence[str]],
+    piece_vecs: Vectors,
+    targets: Sequence[str],
+    rows: Callable[[Iterable[str]], Vectors],
+    sides: dict[str, tuple[int, str]],
+    config: GradingConfig,
+) -> tuple[str, ...]:
+    """Answer pieces that describe one contrasted term with what the reference says of the other.
+
+    A piece is about the side it names, or, naming neither, about the side an earlier piece of its
+    sentence named. It is compared with the reference clauses and key points of its own side and
+    with those of the other side relabelled to its side's name ("high variance = overfitting" read
+    as "high bias = overfitting"), so the term names weigh the same on both and only the
+    descriptions decide: a piece clearly closer to the other side's description swaps them.
+    """
+    if not sides:
+        return ()
+    owner = {t: side_of(t, sides) if _described(t, sides) else None for t in targets}
+    own_targets = [[t for t in targets if owner[t] == side] for side in (0, 1)]
+    if not all(own_targets):
+        return ()
+    relabelled = [[relabel(t, sides) for t in own] for own in own_targets]
+    found: list[str] = []
+    index = 0
+    for sentence_pieces in per_sentence:
+        subject: int | None = None
+        for piece in sentence_pieces:
+            vec = piece_vecs[index]
+            index += 1
+            named = side_of(piece, sides)
+            if named is not None:
+                subject = named
+            elif any(mentions(piece, t) for t in sides):
+                subject = None  # names both sides
+                continue
+            if subject is None or not _described(piece, sides):
+                continue
+            own = float((rows(own_targets[subject]) @ vec).max())
+            alt = float((rows(relabelled[1 - subject]) @ vec).max())
+            if alt >= config.role_min_similarity and alt - own >= config.role_margin:
+                term = next(t for t, (side, _) in sides.items() if side == subject)
+                found.append(f"describes '{term}' the way the reference describes the other term: \"{piece}\"")
+    return tuple(found)
+
+
+def _described(text: str, sides: dict[str, tuple[int, str]]) -> bool:
+    """Whether `text` says enough beyond the contrasted terms' names to be compared as a description."""
+    names = {stem(w) for term in sides for w in content_words(term)}
+    return sum(1 for w in content_words(text) if stem(w) not in names) >= MIN_PIECE_WORDS
 
 
 # --- deciding -------------------------------------------------------------------------------------

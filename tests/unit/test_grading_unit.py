@@ -9,16 +9,21 @@ import numpy as np
 import pytest
 
 from bot.core.grading import (
+    _distinct_anchors,
     CachingEmbedder,
     GradeResult,
     GradingConfig,
     Signals,
     contrast_pairs,
+    contrast_sides,
     decide,
     grade_free_text,
     is_negated,
     negation_conflict,
     question_texts,
+    relabel,
+    relabelled_targets,
+    side_of,
     swap_terms,
     words,
 )
@@ -215,3 +220,67 @@ def test_a_one_word_fragment_cannot_anchor_a_key_point() -> None:
     strict = _grade(answer)
     assert KEY_POINTS[1] in loose.matched, "the fragment alone anchors the second key point"
     assert strict.missing == (KEY_POINTS[1],) and not strict.correct
+
+
+BIAS_QUESTION = "What is the difference between high bias and high variance in a model?"
+
+
+def test_contrast_sides_give_each_term_its_side_and_counterpart() -> None:
+    sides = contrast_sides(BIAS_QUESTION)
+    assert sides["high bias"] == (0, "high variance") and sides["variance"] == (1, "bias")
+    heads = contrast_sides("What is the difference between object detection and semantic segmentation?")
+    assert heads["detection"] == (0, "segmentation"), "a multi-word term is also named by its head noun"
+    assert side_of("Detection draws boxes", heads) == 0
+    assert side_of("detection draws boxes, segmentation labels pixels", heads) is None
+    assert side_of("it draws boxes", heads) is None
+    assert contrast_sides("Why do we shuffle the training data?") == {}
+
+
+def test_relabel_exchanges_the_contrasted_terms_in_one_pass() -> None:
+    sides = contrast_sides(BIAS_QUESTION)
+    assert relabel("High variance = overfitting; bias stays low", sides) == "High bias = overfitting; variance stays low"
+    reference = "High bias means underfitting, a model too simple for the data. High variance means overfitting."
+    key_points = ["high bias = underfitting", "both hurt validation error"]
+    relabelled = relabelled_targets(BIAS_QUESTION, reference, key_points)
+    assert relabelled == {
+        "High bias means underfitting": "High variance means underfitting",
+        "High variance means overfitting.": "High bias means overfitting.",
+        "high bias = underfitting": "high variance = underfitting",
+    }
+    assert "both hurt validation error" not in relabelled, "a target naming neither side has no owner"
+    assert set(relabelled.values()) <= set(question_texts(BIAS_QUESTION, reference, key_points))
+
+
+def test_distinct_anchors_give_each_key_point_a_piece_of_its_own() -> None:
+    # One piece may anchor key points 0 and 2, another only key point 1: at most two are covered.
+    edges = np.array([[True, False], [False, True], [True, False]])
+    strength = np.array([[0.9, 0.1], [0.2, 0.8], [0.85, 0.1]], dtype=np.float32)
+    assert _distinct_anchors(edges, strength).tolist() == [True, True, False]
+    # An augmenting path moves key point 0 to the second piece so that key point 1 gets the first.
+    edges = np.array([[True, True], [True, False]])
+    strength = np.array([[0.9, 0.7], [0.8, 0.1]], dtype=np.float32)
+    assert _distinct_anchors(edges, strength).tolist() == [True, True]
+    assert _distinct_anchors(np.zeros((2, 0), dtype=bool), np.zeros((2, 0), dtype=np.float32)).tolist() == [
+        False,
+        False,
+    ]
+
+
+def test_a_piece_given_the_other_terms_description_is_a_contradiction() -> None:
+    question = "What is the difference between bagging and boosting?"
+    reference = (
+        "Bagging trains many models independently in parallel on bootstrap samples and averages them. "
+        "Boosting trains models one after another, each correcting the errors of the previous ones."
+    )
+    key_points = ("bagging: independent models on bootstrap samples, averaged", "boosting: sequential models fixing errors")
+    swapped = "Bagging trains models one after another, each correcting the errors of the previous ones."
+    right = "Bagging trains many models independently in parallel on bootstrap samples and averages them."
+    found = grade_free_text(question, reference, key_points, swapped, FakeEmbedder())
+    assert any("describes 'bagging' the way the reference describes the other term" in r for r in found.reasons)
+    assert found.verdict == "incorrect"
+    fine = grade_free_text(question, reference, key_points, right, FakeEmbedder())
+    assert not any("describes" in r for r in fine.reasons)
+    off = grade_free_text(
+        question, reference, key_points, swapped, FakeEmbedder(), config=GradingConfig(role_margin=2.0)
+    )
+    assert not any("describes" in r for r in off.reasons), "the check, not another guard, found it"
