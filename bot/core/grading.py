@@ -199,7 +199,10 @@ FUNCTION_WORDS = frozenset(
     make makes made like basically actually really way lot lots thing things stuff""",
     )
 )
-NEGATORS = frozenset(("not", "no", "never", "without", "cannot", "none", "nothing", "nobody", "neither", "nor"))
+NEGATORS = frozenset(
+    ("not", "no", "never", "without", "cannot", "none", "nothing", "nobody", "neither", "nor")
+    + ("rarely", "seldom", "hardly", "barely", "scarcely")  # "rarely to exactly zero" negates as well
+)
 # Contractions, also as typed without the apostrophe ("doesnt").
 _NEGATED_CONTRACTION = re.compile(r"^(?:is|are|was|were|do|does|did|ca|can|wo|would|should|could|has|have|had)n'?t$")
 _NOT_A_NEGATION = re.compile(r"\b(?:no matter|not only|no longer than|nothing but)\b")

@@ -284,3 +284,10 @@ def test_a_piece_given_the_other_terms_description_is_a_contradiction() -> None:
         question, reference, key_points, swapped, FakeEmbedder(), config=GradingConfig(role_margin=2.0)
     )
     assert not any("describes" in r for r in off.reasons), "the check, not another guard, found it"
+
+
+def test_rarely_and_seldom_negate_so_they_agree_with_without() -> None:
+    reference = "L2 shrinks weights smoothly but rarely to exactly zero"
+    assert is_negated(reference)
+    assert not negation_conflict("L2 shrinks every weight without zeroing them", reference)
+    assert negation_conflict("L2 sets weights to exactly zero", "L2 seldom sets weights to exactly zero")
