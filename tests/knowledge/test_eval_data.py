@@ -15,7 +15,9 @@ from bot.core.content import CONCEPT_STAGE
 ROOT = Path(__file__).resolve().parents[2]
 KNOWLEDGE = ROOT / "knowledge"
 RETRIEVAL_EVAL = ROOT / "tests" / "data" / "retrieval_eval.yaml"
-GRADING_CASES = ROOT / "tests" / "data" / "grading_cases.yaml"
+DATA = ROOT / "tests" / "data"
+# Tuning sets (the grader's thresholds were chosen on these) and the held-out set (measured only).
+GRADING_FILES = ("grading_cases.yaml", "grading_bank.yaml", "grading_holdout.yaml")
 
 SHARED_RUN = 6  # consecutive words an eval question may not share with the knowledge base
 GUARD_CATEGORIES = ("too_short", "restates_question", "keyword_stuffing", "off_topic", "contradiction")
@@ -40,12 +42,16 @@ def retrieval() -> dict[str, Any]:
     return data
 
 
-@pytest.fixture(scope="module")
-def cases() -> list[dict[str, Any]]:
-    data = yaml.safe_load(GRADING_CASES.read_text(encoding="utf-8"))
+def _grading_cases(name: str) -> list[dict[str, Any]]:
+    data = yaml.safe_load((DATA / name).read_text(encoding="utf-8"))
     assert isinstance(data, dict)
     assert isinstance(data.get("cases"), list)
     return list(data["cases"])
+
+
+@pytest.fixture(scope="module", params=GRADING_FILES)
+def cases(request: pytest.FixtureRequest) -> list[dict[str, Any]]:
+    return _grading_cases(request.param)
 
 
 # --- retrieval_eval.yaml ------------------------------------------------------------------------
@@ -102,7 +108,7 @@ def test_grading_cases_are_well_formed(cases: list[dict[str, Any]]) -> None:
     assert len(cases) >= 100
     fields = {"id", "question", "reference", "key_points", "answer", "label", "category"}
     for case in cases:
-        assert set(case) == fields, case.get("id")
+        assert set(case) - {"item"} == fields, case.get("id")
         assert case["label"] in {"correct", "incorrect"}, case["id"]
         assert all(isinstance(case[f], str) and case[f].strip() for f in ("question", "reference", "answer"))
         assert 2 <= len(case["key_points"]) <= 3, case["id"]
@@ -129,3 +135,22 @@ def test_grading_cases_cover_paraphrases_adversarial_answers_and_every_guard(
     assert adversarial >= 25
     thin = {c: by_category[c, "incorrect"] for c in GUARD_CATEGORIES if by_category[c, "incorrect"] < 4}
     assert thin == {}, "guard categories with fewer than 4 incorrect cases"
+
+
+def test_bank_answer_sets_use_the_banks_own_items_and_never_the_same_item_twice() -> None:
+    bank = {}
+    for path in sorted((KNOWLEDGE / "questions").glob("*/*.yaml")):
+        for item in yaml.safe_load(path.read_text(encoding="utf-8"))["items"]:
+            if item["type"] == "free_text":
+                bank[item["id"]] = (item["prompt"], item["reference"], list(item["key_points"]))
+    items_of: dict[str, set[str]] = {}
+    for name in ("grading_bank.yaml", "grading_holdout.yaml"):
+        cases = _grading_cases(name)
+        mismatched = [
+            c["id"] for c in cases if bank.get(c["item"]) != (c["question"], c["reference"], list(c["key_points"]))
+        ]
+        assert mismatched == [], f"{name}: cases whose item text differs from the bank"
+        items_of[name] = {c["item"] for c in cases}
+    assert items_of["grading_bank.yaml"].isdisjoint(items_of["grading_holdout.yaml"])
+    tuning_questions = {c["question"] for n in GRADING_FILES[:2] for c in _grading_cases(n)}
+    assert tuning_questions.isdisjoint(c["question"] for c in _grading_cases("grading_holdout.yaml"))
