@@ -98,10 +98,17 @@ class GradingConfig:
             clause or key point must not negate what that one asserts (or the reverse).
         definition_similarity: an answer piece at least this similar to its closest reference
             clause or key point must not name the other one of two terms the question contrasts.
+        polarity_similarity: an answer piece at least this similar to a reference clause or key
+            point (and within `polarity_window` of its closest one) must not put what it says at
+            the other end of a scale of `POLARITY_PAIRS` ("small" vs "larger" learning rate).
         role_margin: an answer piece about one of two terms the question contrasts is a
             contradiction when it matches the other term's description (its reference clauses and
             key points relabelled with this term's name) this much better than its own ...
         role_min_similarity: ... and at least this well.
+        role_min_words: pieces and targets need this many content words besides the terms' names
+            to be compared as descriptions.
+        role_pair_margin: pieces about each of the two terms that both match the other's
+            description better by this much are a contradiction too (both exchanged, each a little).
         distinct_anchors: each covered key point needs an anchoring piece of its own (a maximum
             matching of key points to pieces), so one clause cannot stand for two ideas.
         max_variants: at most this many antonym pairs the answer names are tried per grading.
@@ -117,19 +124,23 @@ class GradingConfig:
     echo_margin: float = 0.15
     off_topic_similarity: float = 0.2
     reference_threshold: float = 0.3
-    key_point_threshold: float = 0.62
-    semantic_weight: float = 0.2
+    key_point_threshold: float = 0.6
+    semantic_weight: float = 0.35
     min_semantic: float = 0.3
     specificity_margin: float = 0.2
     anchor_margin: float = 0.1
     anchor_min_words: int = 2
-    ceiling_floor: float = 0.3
+    ceiling_floor: float = 0.5
     partial_fraction: float = 0.5
     swap_margin: float = 0.06
     negation_similarity: float = 0.5
     definition_similarity: float = 0.5
+    polarity_similarity: float = 0.5
+    polarity_window: float = 0.1
     role_margin: float = 0.1
     role_min_similarity: float = 0.35
+    role_min_words: int = 3
+    role_pair_margin: float = 0.05
     distinct_anchors: bool = True
     max_variants: int = 8
     chunk_words: int = 14
@@ -199,9 +210,25 @@ FUNCTION_WORDS = frozenset(
     make makes made like basically actually really way lot lots thing things stuff""",
     )
 )
+# "rarely", "seldom", ... negate as well: "rarely to exactly zero" agrees with "without zeroing".
 NEGATORS = frozenset(
-    ("not", "no", "never", "without", "cannot", "none", "nothing", "nobody", "neither", "nor")
-    + ("rarely", "seldom", "hardly", "barely", "scarcely")  # "rarely to exactly zero" negates as well
+    [
+        "not",
+        "no",
+        "never",
+        "without",
+        "cannot",
+        "none",
+        "nothing",
+        "nobody",
+        "neither",
+        "nor",
+        "rarely",
+        "seldom",
+        "hardly",
+        "barely",
+        "scarcely",
+    ]
 )
 # Contractions, also as typed without the apostrophe ("doesnt").
 _NEGATED_CONTRACTION = re.compile(r"^(?:is|are|was|were|do|does|did|ca|can|wo|would|should|could|has|have|had)n'?t$")
@@ -232,6 +259,39 @@ ANTONYM_PAIRS: tuple[tuple[str, str], ...] = (
 # Pieces with fewer content words ("high lr", "False negative:") carry too little context to
 # judge which of two contrasted terms they describe.
 MIN_PIECE_WORDS = 3
+# Opposite ends of a scale, each end with its word forms ("small learning rate" vs "larger learning
+# rate", "labels are delayed" vs "labels arrive right away"): an answer piece that closely matches a
+# reference clause or key point but puts the same thing at the other end contradicts it.
+POLARITY_PAIRS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
+    (
+        ("small", "smaller", "smallest", "tiny", "low", "lower", "lowest"),
+        ("large", "larger", "largest", "big", "bigger", "huge", "high", "higher", "highest"),
+    ),
+    (("more", "greater", "most"), ("less", "fewer", "least", "fewest")),
+    (
+        ("increase", "increases", "increased", "increasing", "grow", "grows", "grew", "rise", "rises"),
+        ("decrease", "decreases", "decreased", "decreasing", "shrink", "shrinks", "shrank", "fall", "falls"),
+    ),
+    (("fast", "faster", "fastest", "quick", "quicker", "quickly"), ("slow", "slower", "slowest", "slowly")),
+    (("early", "earlier", "earliest"), ("late", "later", "latest")),
+    (("immediate", "immediately", "instantly", "instant", "right away"), ("delayed", "delay", "delays", "eventually")),
+    (("automatic", "automatically", "automated"), ("manual", "manually", "by hand")),
+    (("shared", "single", "one place"), ("separate", "separately", "independently", "twice", "duplicated")),
+    (
+        ("parallel", "parallelize", "parallelized", "parallelise", "parallelised", "simultaneously", "concurrently"),
+        ("sequential", "sequentially", "serially", "one at a time", "one after another", "one by one"),
+    ),
+    (("bidirectional", "bidirectionally"), ("causal", "unidirectional", "left-to-right")),
+    (("dense",), ("sparse",)),
+    (("supervised",), ("unsupervised",)),
+    (("labelled", "labeled"), ("unlabelled", "unlabeled")),
+    (("continuous",), ("discrete",)),
+    (("simple", "simpler", "simplest"), ("complex", "flexible")),
+    (("overfit", "overfits", "overfitting"), ("underfit", "underfits", "underfitting")),
+    (("stable",), ("unstable",)),
+    (("static",), ("dynamic",)),
+    (("minimize", "minimise", "minimizes", "minimises"), ("maximize", "maximise", "maximizes", "maximises")),
+)
 _STEM_SUFFIXES = ("ations", "ation", "ings", "ing", "ies", "es", "ed", "s", "ly")
 
 
@@ -488,17 +548,21 @@ def question_texts(question: str, reference: str, key_points: Sequence[str]) -> 
     """
     kp_words = (w for k in key_points for w in _unique(content_words(k)) or [k])
     swapped = (v for pair in swap_candidates(question, key_points) for v in swapped_key_points(key_points, pair))
-    relabelled = relabelled_targets(question, reference, key_points).values()
+    relabelled = relabelled_targets(question, reference, key_points)
     return _unique([reference, question, *key_points, *clause_units(reference), *kp_words, *swapped, *relabelled])
 
 
-def contrast_sides(question: str) -> dict[str, tuple[int, str]]:
+# A contrast: each term, its side (0 or 1) and its counterpart on the other side.
+Sides = dict[str, tuple[int, str]]
+
+
+def contrast_sides(question: str) -> Sides:
     """Each term the question contrasts, with its side (0 or 1) and its counterpart on the other side.
 
     "high bias and high variance" gives high bias -> (0, high variance), variance -> (1, bias), ...;
     a term found on both sides is dropped.
     """
-    sides: dict[str, tuple[int, str]] = {}
+    sides: Sides = {}
     clash: set[str] = set()
     pairs = contrast_pairs(question)
     # "object detection" / "semantic segmentation" are also named by their head nouns alone.
@@ -511,13 +575,13 @@ def contrast_sides(question: str) -> dict[str, tuple[int, str]]:
     return {t: v for t, v in sides.items() if t not in clash}
 
 
-def side_of(text: str, sides: dict[str, tuple[int, str]]) -> int | None:
+def side_of(text: str, sides: Sides) -> int | None:
     """The one side of the contrast that `text` names (None when it names neither or both)."""
     named = {side for term, (side, _) in sides.items() if mentions(text, term)}
     return named.pop() if len(named) == 1 else None
 
 
-def relabel(text: str, sides: dict[str, tuple[int, str]]) -> str:
+def relabel(text: str, sides: Sides) -> str:
     """`text` with every contrasted term replaced by its counterpart, in one pass (longest terms first)."""
     terms = sorted(sides, key=len, reverse=True)
     pattern = re.compile(r"\b(" + "|".join(re.escape(t) for t in terms) + r")\b", re.IGNORECASE)
@@ -530,18 +594,61 @@ def relabel(text: str, sides: dict[str, tuple[int, str]]) -> str:
     return pattern.sub(replace, text)
 
 
-def relabelled_targets(question: str, reference: str, key_points: Sequence[str]) -> dict[str, str]:
+_GENERIC_SUBJECTS = frozenset({"model", "models", "data", "dataset", "training", "it", "this", "they", "you"})
+
+
+def key_point_subject(key_point: str, question: str) -> str | None:
+    """The term a key point is about: its first 1-3 words (longest first) that the question names.
+
+    "Gradient descent (the optimizer) uses the gradients ..." gives "gradient descent" when the
+    question names it; a leading article is skipped; generic subjects ("the model") give None.
+    """
+    tokens = [t.strip(".,;:()'\"") for t in key_point.lower().split()]
+    while tokens and tokens[0] in _SKIPPABLE:
+        tokens.pop(0)
+    for n in (3, 2, 1):
+        words_ = tokens[:n]
+        if len(words_) < n or not all(words_) or words_[0] in FUNCTION_WORDS or words_[-1] in FUNCTION_WORDS:
+            continue
+        term = " ".join(words_)
+        if term not in _GENERIC_SUBJECTS and content_words(term) and mentions(question, term):
+            return term
+    return None
+
+
+def contrasts(question: str, key_points: Sequence[str]) -> list[Sides]:
+    """The term contrasts of a question: the terms it contrasts, then pairs of key-point subjects.
+
+    Two key points about different terms the question names ("Precision = ...", "Recall = ..."),
+    neither naming the other's term, contrast those terms even when the question does not say
+    "difference between".
+    """
+    found: list[Sides] = []
+    question_sides = contrast_sides(question)
+    if question_sides:
+        found.append(question_sides)
+    subjects = [key_point_subject(k, question) for k in key_points]
+    for i, j in itertools.combinations(range(len(key_points)), 2):
+        a, b = subjects[i], subjects[j]
+        if a is None or b is None or a == b or question_sides.get(a, (0, ""))[1] == b:
+            continue
+        if mentions(a, b) or mentions(b, a) or mentions(key_points[i], b) or mentions(key_points[j], a):
+            continue
+        found.append({a: (0, b), b: (1, a)})
+    return found
+
+
+def relabelled_targets(question: str, reference: str, key_points: Sequence[str]) -> list[str]:
     """Reference clauses and key points that name one contrasted term, with the other term's name instead.
 
     "high variance = overfitting: ..." becomes "high bias = overfitting: ...": an answer piece about
     high bias that matches this better than what the reference says of high bias gives high bias
-    the description of high variance.
+    the description of high variance. One list over every contrast of the question.
     """
-    sides = contrast_sides(question)
-    if not sides:
-        return {}
     targets = _unique([*clause_units(reference), *key_points])
-    return {t: relabel(t, sides) for t in targets if side_of(t, sides) is not None}
+    return _unique(
+        relabel(t, sides) for sides in contrasts(question, key_points) for t in targets if side_of(t, sides) is not None
+    )
 
 
 def swap_candidates(question: str, key_points: Sequence[str]) -> list[tuple[str, str]]:
@@ -570,6 +677,7 @@ def analyse(
     per_sentence = answer_pieces(answer, config.chunk_words) if content else []
     pieces = [p for ps in per_sentence for p in ps]
     pairs = swap_candidates(question, key_points)
+    question_sides = contrast_sides(question)
     used = [(a, b) for a, b in pairs if mentions(answer, a) or mentions(answer, b)][: config.max_variants]
 
     batch = _Batch()
@@ -640,8 +748,15 @@ def analyse(
         swap_pair=swap_pair,
         conflicts=(
             *_negation_conflicts(pieces, piece_vecs, targets, rows(targets), config),
+            *_polarity_conflicts(pieces, piece_vecs, targets, rows(targets), config),
             *_definition_conflicts(pieces, piece_vecs, targets, rows(targets), contrast_pairs(question), config),
-            *_role_conflicts(per_sentence, piece_vecs, targets, rows, contrast_sides(question), config),
+            *(
+                conflict
+                for n, sides in enumerate(contrasts(question, key_points))
+                for conflict in _role_conflicts(
+                    per_sentence, piece_vecs, targets, rows, sides, config, inherit=n == 0 and sides == question_sides
+                )
+            ),
         ),
     )
 
@@ -739,6 +854,74 @@ def _mean(vectors: Vectors, weights: npt.NDArray[np.float32], group: Sequence[in
     return np.asarray(total / max(1e-6, float(np.linalg.norm(total))), dtype=np.float32)
 
 
+def polarity_ends(text: str) -> list[tuple[int, int, set[str]]]:
+    """Each word of a `POLARITY_PAIRS` scale in `text`: (pair index, end 0 or 1, stems of its context).
+
+    The context is the content words among the 3 tokens on each side of the word.
+    """
+    tokens = words(text)
+    found: list[tuple[int, int, set[str]]] = []
+    for pair, ends in enumerate(POLARITY_PAIRS):
+        for end, forms in enumerate(ends):
+            for form in forms:
+                parts = form.replace("-", " ").split()
+                for i in range(len(tokens) - len(parts) + 1):
+                    if tokens[i : i + len(parts)] == parts:
+                        near = [*tokens[max(0, i - 3) : i], *tokens[i + len(parts) : i + len(parts) + 3]]
+                        context = {stem(w) for w in near if w not in FUNCTION_WORDS and len(w) > 1}
+                        found.append((pair, end, context))
+    return found
+
+
+def polarity_conflict(piece: str, target: str) -> str | None:
+    """The scale on which `piece` says the opposite of `target` about the same thing, if any.
+
+    `piece` names one end of a scale and not the other, `target` the other end and not the first,
+    the two words share a context word, and both or neither negate ("rewards are not immediate"
+    agrees with "rewards can be delayed").
+    """
+    if is_negated(piece) != is_negated(target):
+        return None
+    mine, theirs = polarity_ends(piece), polarity_ends(target)
+    for pair, end, context in mine:
+        if any(p == pair and e != end for p, e, _ in mine):
+            continue
+        for p, e, other_context in theirs:
+            own_end_too = any(q == pair and f == end for q, f, _ in theirs)
+            if p == pair and e != end and not own_end_too and context & other_context:
+                return f"{POLARITY_PAIRS[pair][end][0]} / {POLARITY_PAIRS[pair][e][0]}"
+    return None
+
+
+def _polarity_conflicts(
+    pieces: Sequence[str], piece_vecs: Vectors, targets: Sequence[str], target_vecs: Vectors, config: GradingConfig
+) -> tuple[str, ...]:
+    """Answer pieces that put what a closely matching reference clause or key point says at the other end of a scale.
+
+    Not when another close reference clause or key point uses the piece's own end about the same
+    thing: then the reference says both (of different subjects) and the piece may be right.
+    """
+    sims = piece_vecs @ target_vecs.T
+    found: list[str] = []
+    for p, piece in enumerate(pieces):
+        near = np.flatnonzero(sims[p] >= config.polarity_similarity)
+        close = [t for t in near if sims[p, t] >= float(sims[p].max()) - config.polarity_window]
+        for t in close:
+            scale = polarity_conflict(piece, targets[t])
+            if scale is None:
+                continue
+            ends = {(pair, end): context for pair, end, context in polarity_ends(piece)}
+            supported = any(
+                (pair, end) in ends and ends[pair, end] & context
+                for u in near
+                for pair, end, context in polarity_ends(targets[u])
+            )
+            if not supported:
+                found.append(f'says the opposite ({scale}) of the reference: "{piece}"')
+                break
+    return tuple(found)
+
+
 def _negation_conflicts(
     pieces: Sequence[str], piece_vecs: Vectors, targets: Sequence[str], target_vecs: Vectors, config: GradingConfig
 ) -> tuple[str, ...]:
@@ -786,25 +969,30 @@ def _role_conflicts(
     piece_vecs: Vectors,
     targets: Sequence[str],
     rows: Callable[[Iterable[str]], Vectors],
-    sides: dict[str, tuple[int, str]],
+    sides: Sides,
     config: GradingConfig,
+    *,
+    inherit: bool,
 ) -> tuple[str, ...]:
     """Answer pieces that describe one contrasted term with what the reference says of the other.
 
-    A piece is about the side it names, or, naming neither, about the side an earlier piece of its
-    sentence named. It is compared with the reference clauses and key points of its own side and
-    with those of the other side relabelled to its side's name ("high variance = overfitting" read
-    as "high bias = overfitting"), so the term names weigh the same on both and only the
-    descriptions decide: a piece clearly closer to the other side's description swaps them.
+    A piece is about the side it names, or, naming neither and with `inherit`, about the side an
+    earlier piece of its sentence named. It is compared with the reference clauses and key points
+    of its own side and with those of the other side relabelled to its side's name ("high variance
+    = overfitting" read as "high bias = overfitting"), so the term names weigh the same on both and
+    only the descriptions decide. A piece clearly closer to the other side's description swaps
+    them (`role_margin`); so do pieces about each side that both lean the other way by
+    `role_pair_margin` (both definitions exchanged, each only a little).
     """
     if not sides:
         return ()
-    owner = {t: side_of(t, sides) if _described(t, sides) else None for t in targets}
+    owner = {t: side_of(t, sides) if _described(t, sides, config.role_min_words) else None for t in targets}
     own_targets = [[t for t in targets if owner[t] == side] for side in (0, 1)]
     if not all(own_targets):
         return ()
     relabelled = [[relabel(t, sides) for t in own] for own in own_targets]
     found: list[str] = []
+    leaning: list[tuple[int, str]] = []
     index = 0
     for sentence_pieces in per_sentence:
         subject: int | None = None
@@ -814,29 +1002,34 @@ def _role_conflicts(
             named = side_of(piece, sides)
             if named is not None:
                 subject = named
-            elif any(mentions(piece, t) for t in sides):
-                subject = None  # names both sides
-                continue
-            if subject is None or not _described(piece, sides):
+            elif not inherit or any(mentions(piece, t) for t in sides):
+                subject = None  # names both sides, or names none and nothing is inherited
+            if subject is None or not _described(piece, sides, config.role_min_words):
                 continue
             own = float((rows(own_targets[subject]) @ vec).max())
             alt = float((rows(relabelled[1 - subject]) @ vec).max())
-            if alt >= config.role_min_similarity and alt - own >= config.role_margin:
-                term = next(t for t, (side, _) in sides.items() if side == subject)
+            if alt < config.role_min_similarity:
+                continue
+            term = next(t for t, (side, _) in sides.items() if side == subject)
+            if alt - own >= config.role_margin:
                 found.append(f"describes '{term}' the way the reference describes the other term: \"{piece}\"")
+            elif alt - own >= config.role_pair_margin:
+                leaning.append((subject, f"'{term}': \"{piece}\""))
+    if not found and {side for side, _ in leaning} == {0, 1}:
+        found.append("both terms described the other way round: " + "; ".join(text for _, text in leaning))
     return tuple(found)
 
 
-def _described(text: str, sides: dict[str, tuple[int, str]]) -> bool:
+def _described(text: str, sides: Sides, min_words: int) -> bool:
     """Whether `text` says enough beyond the contrasted terms' names to be compared as a description."""
-    names = {stem(w) for term in sides for w in content_words(term)}
-    return sum(1 for w in content_words(text) if stem(w) not in names) >= MIN_PIECE_WORDS
+    names = {w for term in sides for w in content_words(term)}
+    return sum(1 for w in content_words(text) if w not in names) >= min_words
 
 
 # --- deciding -------------------------------------------------------------------------------------
 
 
-def _guards(s: Signals, config: GradingConfig) -> list[str]:
+def guards(s: Signals, config: GradingConfig) -> list[str]:
     """Reasons that rule out "correct" whatever the coverage (empty when no guard fires)."""
     if s.n_content < config.min_content_words:
         return [f"too short: {s.n_content} content words, at least {config.min_content_words} needed"]
@@ -900,7 +1093,7 @@ def decide(s: Signals, key_points: Sequence[str], config: GradingConfig) -> Grad
 
     Pure; no embedding. Coverage of a key point = `semantic_weight` x semantic + the rest x lexical.
     """
-    reasons = _guards(s, config)
+    reasons = guards(s, config)
     w = config.semantic_weight
     coverage = [w * a + (1 - w) * b for a, b in zip(s.semantic, s.lexical, strict=True)]
     covered = [
