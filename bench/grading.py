@@ -2,8 +2,8 @@
 
     python -m bench.grading [--quick] [--out FILE] [--torch-threads N]
 
-The held-out split of tests/data/grading_cases.yaml is the cases of the questions at odd
-positions (order of first appearance); the thresholds were tuned on the even ones only.
+The held-out cases are tests/data/grading_holdout.yaml: answers to the question bank's own free-text
+items, written without running or reading the grader; the thresholds were tuned on other cases only.
 
 Two latencies per grading, both with the model loaded and 3 warm-up gradings first:
 - question_cached: the steady state of a running bot. The texts that depend only on the question
@@ -31,7 +31,7 @@ from bot.app import make_embedder
 from bot.core.grading import Embedder, GradeResult, grade_free_text, question_texts
 
 NAME = "grading"
-CASES = Path(__file__).resolve().parents[1] / "tests" / "data" / "grading_cases.yaml"
+HELD_OUT = Path(__file__).resolve().parents[1] / "tests" / "data" / "grading_holdout.yaml"
 WARMUP = 3
 QUICK_COLD_CASES = 10
 TARGET_P95_MS = 30.0
@@ -67,12 +67,9 @@ class Counting:
 
 
 def held_out_cases() -> list[dict[str, Any]]:
-    """The cases of the questions whose index, in order of first appearance, is odd."""
-    cases = yaml.safe_load(CASES.read_text(encoding="utf-8"))["cases"]
-    order: dict[str, int] = {}
-    for case in cases:
-        order.setdefault(case["question"], len(order))
-    return [c for c in cases if order[c["question"]] % 2 == 1]
+    """The held-out labelled answers (never used for tuning)."""
+    cases: list[dict[str, Any]] = yaml.safe_load(HELD_OUT.read_text(encoding="utf-8"))["cases"]
+    return cases
 
 
 def _grade(case: dict[str, Any], embedder: Embedder) -> GradeResult:

@@ -1,4 +1,4 @@
-"""The free-text grader with the real MiniLM model: guards, determinism, and the held-out split."""
+"""The free-text grader with the real MiniLM model: guards, determinism, and the held-out set."""
 
 from __future__ import annotations
 
@@ -10,12 +10,18 @@ import yaml
 
 from bot.core.grading import CachingEmbedder, GradeResult, grade_free_text
 
-CASES = Path(__file__).resolve().parents[1] / "data" / "grading_cases.yaml"
-# The issue's targets, not met yet (measured 2026-12-02: false-accept 0.062, true-accept 0.850).
+DATA = Path(__file__).resolve().parents[1] / "data"
+# The grader was tuned on these cases only (general questions, and the bank's .12 free-text items) ...
+TUNING = (DATA / "grading_cases.yaml", DATA / "grading_bank.yaml")
+# ... and is measured on these: answers to the question bank's own free-text items, written without
+# running or reading the grader (committed before the grader changes that followed).
+HELD_OUT = DATA / "grading_holdout.yaml"
+# The issue's targets (measured 2026-12-02: false-accept 0.126, true-accept 0.812).
 MAX_FALSE_ACCEPT = 0.03
 MIN_TRUE_ACCEPT = 0.80
 # What the grader achieves today: a regression guard, so it can only get better.
-REGRESSION_MAX_FALSE_ACCEPT = 0.07
+REGRESSION_MAX_FALSE_ACCEPT = 0.13
+REGRESSION_MIN_TRUE_ACCEPT = 0.80
 
 CLIPPING = {
     "question": "What is gradient clipping and why is it used?",
@@ -42,6 +48,18 @@ ERRORS = {
         "a false negative is an actual positive predicted as negative, a miss",
     ],
 }
+BIAS = {
+    "question": "What is the difference between underfitting and overfitting?",
+    "reference": (
+        "Underfitting is when the model is too simple to capture the pattern, so it has high error on the "
+        "training data and on new data. Overfitting is when the model fits the training data too closely, "
+        "noise included, so its training error is low but its error on new data is high."
+    ),
+    "key_points": [
+        "underfitting: the model is too simple and has high error even on the training data",
+        "overfitting: the model memorises the training data and does much worse on new data",
+    ],
+}
 GOOD = {
     "clipping": (
         CLIPPING,
@@ -53,6 +71,12 @@ GOOD = {
         CLIPPING,
         "clip grads: if the gradient norm goes over a max value, rescale it (or clamp each element). keeps "
         "exploding gradients from blowing up the weights with huge updates, esp. in rnns",
+    ),
+    "fitting": (
+        BIAS,
+        "An underfit model is too basic to pick up the real pattern: it does badly even on the data it was "
+        "trained on. An overfit model has learned its training set by heart, quirks and all, so it looks great "
+        "there and falls apart on new examples.",
     ),
     "errors": (
         ERRORS,
@@ -94,6 +118,12 @@ GUARDED = {
         ERRORS,
         "A false negative is a negative case that the model wrongly predicts as positive, and a false positive "
         "is a positive case that the model misses by predicting it as negative.",
+    ),
+    "contradiction: swapped descriptions": (
+        BIAS,
+        "Underfitting is when the network learns the training examples by heart, noise included, and then "
+        "does much worse on new data. Overfitting is when it is too simple and scores badly even on the "
+        "training data.",
     ),
     "contradiction: swapped examples": (
         ERRORS,
@@ -146,65 +176,61 @@ def test_grading_is_deterministic(embedder: Any) -> None:
     assert _grade(case, answer, embedder) == _grade(case, answer, embedder)
 
 
-def split_by_question(cases: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(tuning, held-out): cases of the questions whose index, in order of first appearance, is even/odd."""
-    order: dict[str, int] = {}
-    for case in cases:
-        order.setdefault(case["question"], len(order))
-    tuning = [c for c in cases if order[c["question"]] % 2 == 0]
-    held_out = [c for c in cases if order[c["question"]] % 2 == 1]
-    return tuning, held_out
-
-
-def accept_rates(cases: list[dict[str, Any]], embedder: Any) -> tuple[float, float, list[str]]:
-    """(false-accept rate, true-accept rate, ids graded against their label) over `cases`."""
+def accept_rates(cases: list[dict[str, Any]], embedder: Any) -> tuple[float, float, dict[str, int]]:
+    """(false-accept rate, true-accept rate, per category the answers graded against their label)."""
     accepted: dict[str, list[bool]] = {"correct": [], "incorrect": []}
-    wrong: list[str] = []
+    wrong: dict[str, int] = {}
     for case in cases:
         result = _grade(case, case["answer"], embedder)
         accepted[case["label"]].append(result.correct)
         if result.correct != (case["label"] == "correct"):
-            wrong.append(f"{case['id']} ({case['category']}: {result.verdict})")
+            wrong[case["category"]] = wrong.get(case["category"], 0) + 1
     false_accept = sum(accepted["incorrect"]) / len(accepted["incorrect"])
     true_accept = sum(accepted["correct"]) / len(accepted["correct"])
     return false_accept, true_accept, wrong
 
 
-def test_split_is_by_question_and_covers_every_case() -> None:
-    cases = yaml.safe_load(CASES.read_text(encoding="utf-8"))["cases"]
-    tuning, held_out = split_by_question(cases)
-    assert len(tuning) + len(held_out) == len(cases)
+def _load(path: Path) -> list[dict[str, Any]]:
+    cases: list[dict[str, Any]] = yaml.safe_load(path.read_text(encoding="utf-8"))["cases"]
+    return cases
+
+
+def test_the_held_out_set_shares_no_question_with_the_tuning_set() -> None:
+    tuning, held_out = [c for path in TUNING for c in _load(path)], _load(HELD_OUT)
     assert {c["question"] for c in tuning}.isdisjoint({c["question"] for c in held_out})
     assert {c["label"] for c in held_out} == {"correct", "incorrect"}
+    assert len(held_out) >= 100
 
 
-def _held_out_rates(cached: CachingEmbedder) -> tuple[float, float, list[str]]:
-    cases = yaml.safe_load(CASES.read_text(encoding="utf-8"))["cases"]
-    tuning, held_out = split_by_question(cases)
-    fa_tuning, ta_tuning, _ = accept_rates(tuning, cached)
-    fa, ta, wrong = accept_rates(held_out, cached)
+@pytest.fixture(scope="module")
+def held_out_rates(cached: CachingEmbedder) -> tuple[float, float, dict[str, int]]:
+    """Held-out (false-accept, true-accept, misgraded per category); which answers is not shown,
+    so that looking at a failure does not turn the held-out set into tuning data."""
+    fa_tuning, ta_tuning, _ = accept_rates([c for path in TUNING for c in _load(path)], cached)
+    fa, ta, wrong = accept_rates(_load(HELD_OUT), cached)
     print(
-        f"\ntuning split:   false-accept {fa_tuning:.3f}, true-accept {ta_tuning:.3f} ({len(tuning)} cases)"
-        f"\nheld-out split: false-accept {fa:.3f}, true-accept {ta:.3f} ({len(held_out)} cases)"
-        f"\nheld-out cases graded against their label: {', '.join(wrong) or 'none'}"
+        f"\ntuning set: false-accept {fa_tuning:.3f}, true-accept {ta_tuning:.3f}"
+        f"\nheld-out:   false-accept {fa:.3f}, true-accept {ta:.3f}; misgraded per category: {wrong}"
     )
     return fa, ta, wrong
 
 
-def test_held_out_rates_do_not_regress(cached: CachingEmbedder) -> None:
-    fa, ta, wrong = _held_out_rates(cached)
+def test_held_out_rates_do_not_regress(held_out_rates: tuple[float, float, dict[str, int]]) -> None:
+    fa, ta, wrong = held_out_rates
     assert fa <= REGRESSION_MAX_FALSE_ACCEPT, f"held-out false-accept {fa:.3f}: {wrong}"
-    assert ta >= MIN_TRUE_ACCEPT, f"held-out true-accept {ta:.3f}: {wrong}"
+    assert ta >= REGRESSION_MIN_TRUE_ACCEPT, f"held-out true-accept {ta:.3f}: {wrong}"
 
 
 @pytest.mark.xfail(
     strict=True,
     reason=(
-        "open: the embedding-only grader reaches 6.2% held-out false-accept (4/64) at 85.0% true-accept, "
-        "target 3% (see README, Grading)"
+        "open: on answers to the bank's own items the grader reaches 12.6% held-out false-accept at 81.2% "
+        "true-accept; target 3% (see README, Grading)"
     ),
 )
-def test_held_out_false_accept_and_true_accept_meet_the_targets(cached: CachingEmbedder) -> None:
-    fa, ta, wrong = _held_out_rates(cached)
+def test_held_out_false_accept_and_true_accept_meet_the_targets(
+    held_out_rates: tuple[float, float, dict[str, int]],
+) -> None:
+    fa, ta, wrong = held_out_rates
     assert fa <= MAX_FALSE_ACCEPT, f"held-out false-accept {fa:.3f} > {MAX_FALSE_ACCEPT}: {wrong}"
     assert ta >= MIN_TRUE_ACCEPT, f"held-out true-accept {ta:.3f} < {MIN_TRUE_ACCEPT}: {wrong}"
