@@ -89,6 +89,11 @@ class GradingConfig:
         anchor_min_words: only a piece with at least this many content words can anchor a key
             point: a fragment ("noise and all") matches every key point weakly and would
             otherwise anchor one the answer never states.
+        anchor_min_relative: ... and only one matching the key point at least this well (relative
+            similarity): otherwise any sentence, filler included, anchors whichever key point it
+            happens to be least far from.
+        relevance_floor: answer pieces whose best similarity to a reference clause or key point is
+            below this are not evidence for any key point (neither anchor nor word match).
         partial_fraction: an answer covering at least this share of the key points, with no
             guard firing, is "partial" rather than "incorrect".
         swap_margin: a contradiction is flagged when the answer matches the key points this much
@@ -130,6 +135,8 @@ class GradingConfig:
     specificity_margin: float = 0.2
     anchor_margin: float = 0.1
     anchor_min_words: int = 2
+    anchor_min_relative: float = 0.0
+    relevance_floor: float = 0.3
     ceiling_floor: float = 0.5
     partial_fraction: float = 0.5
     swap_margin: float = 0.06
@@ -717,15 +724,23 @@ def analyse(
     # other key point) is not covered, however close the answer as a whole comes to it: one idea,
     # stated once, covers one key point.
     piece_rel = (kp @ piece_vecs.T) / ceiling[:, None]
-    substantial = np.array([len(content_words(p)) >= config.anchor_min_words for p in pieces])
-    edges = (piece_rel >= piece_rel.max(axis=0, keepdims=True) - config.anchor_margin) & substantial
+    # Only pieces about the reference's subject count as evidence: filler ("I studied this last
+    # week") would otherwise lend its words and its closest key point to the answer.
+    relevant = (piece_vecs @ rows(targets).T).max(axis=1) >= config.relevance_floor
+    substantial = np.array([len(content_words(p)) >= config.anchor_min_words for p in pieces]) & relevant
+    nearly_best = piece_rel >= piece_rel.max(axis=0, keepdims=True) - config.anchor_margin
+    edges = nearly_best & (piece_rel >= config.anchor_min_relative) & substantial
     anchored = _distinct_anchors(edges, piece_rel) if config.distinct_anchors else edges.any(axis=1)
     semantic = np.where(anchored, semantic, 0.0)
     ref_vecs = rows(ref_clauses)
     weights_of = _word_weights(question, key_points)
     lexical = np.array(
         [
-            _word_coverage(rows(list(w)), np.array(list(w.values()), dtype=np.float32), piece_vecs, ref_vecs, config)
+            _word_coverage(
+                rows(list(w)), np.array(list(w.values()), dtype=np.float32), piece_vecs[relevant], ref_vecs, config
+            )
+            if relevant.any()
+            else 0.0
             for w in weights_of
         ]
     )

@@ -234,3 +234,32 @@ def test_held_out_false_accept_and_true_accept_meet_the_targets(
     fa, ta, wrong = held_out_rates
     assert fa <= MAX_FALSE_ACCEPT, f"held-out false-accept {fa:.3f} > {MAX_FALSE_ACCEPT}: {wrong}"
     assert ta >= MIN_TRUE_ACCEPT, f"held-out true-accept {ta:.3f} < {MIN_TRUE_ACCEPT}: {wrong}"
+
+
+FILLER = {
+    "off-topic": (
+        " The weather was lovely this weekend and I went for a long walk in the park with my friends. "
+        "Afterwards we cooked dinner together and talked about our plans for the holidays."
+    ),
+    "hedge": (
+        " To be honest I am not fully sure about this answer, but this is how I understood the topic from "
+        "the course videos and the reading."
+    ),
+}
+
+
+@pytest.mark.parametrize(("filler", "max_flips"), [("off-topic", 0), ("hedge", 2)])
+def test_filler_does_not_make_wrong_answers_correct(filler: str, max_flips: int, cached: CachingEmbedder) -> None:
+    """Appending filler to the wrong tuning answers turns (almost) none of them correct.
+
+    Without the relevance floor, filler lent its words and its closest key point to the answer: the
+    hedge turned 11 of 297 wrong answers correct. A learned decision that read answer length turned
+    131 more of 216 wrong answers correct with two sentences of on-topic filler.
+    """
+    wrong = [c for path in TUNING for c in _load(path) if c["label"] == "incorrect"]
+    flipped = [
+        c["id"]
+        for c in wrong
+        if _grade(c, c["answer"] + FILLER[filler], cached).correct and not _grade(c, c["answer"], cached).correct
+    ]
+    assert len(flipped) <= max_flips, f"filler made these wrong answers correct: {flipped}"
