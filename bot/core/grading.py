@@ -235,6 +235,9 @@ NEGATORS = frozenset(
         "hardly",
         "barely",
         "scarcely",
+        "avoid",
+        "avoids",
+        "avoiding",
     ]
 )
 # Contractions, also as typed without the apostrophe ("doesnt").
@@ -298,6 +301,12 @@ POLARITY_PAIRS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
     (("stable",), ("unstable",)),
     (("static",), ("dynamic",)),
     (("minimize", "minimise", "minimizes", "minimises"), ("maximize", "maximise", "maximizes", "maximises")),
+    (("upstream",), ("downstream",)),
+    (("minority",), ("majority",)),
+    (("constant", "fixed"), ("grows", "growing", "linear", "linearly")),
+    (("learned", "learnt", "trained", "pretrained"), ("random", "randomly", "untrained")),
+    (("inner",), ("outer",)),
+    (("before",), ("after", "past", "beyond")),
 )
 _STEM_SUFFIXES = ("ations", "ation", "ings", "ing", "ies", "es", "ed", "s", "ly")
 
@@ -404,9 +413,14 @@ _CONTRAST_PATTERNS = (
     re.compile(r"\b(?P<x>.+?) or (?P<y>.+?)(?:[?.,;]|$)"),
     re.compile(r"\b(?P<x>.+?),? (?:and )?not (?:just |only )?(?P<y>.+?)(?:[?.,;]|$)"),
     re.compile(r"\b(?P<x>.+?) (?:vs|versus|rather than|instead of) (?P<y>.+?)(?:[?.,;]|$)"),
+    re.compile(r"\b(?:compare|contrast) (?P<x>.+?) (?:and|with|to) (?P<y>.+?)(?:[?.,;:]|$)"),
+    re.compile(r"\b(?P<x>.+?) (?:differ|differs) from (?P<y>.+?)(?:[?.,;:]|$)"),
 )
 _SKIPPABLE = frozenset({"a", "an", "the", "on", "in", "of", "to", "with", "just", "only"})
 _ALIAS = re.compile(r"\b([a-z0-9-]+) \(([a-z0-9-]+)\)")
+
+
+_GENERIC_SUBJECTS = frozenset({"model", "models", "data", "dataset", "training", "it", "this", "they", "you"})
 
 
 def contrast_pairs(question: str) -> list[tuple[str, str]]:
@@ -419,7 +433,7 @@ def contrast_pairs(question: str) -> list[tuple[str, str]]:
     ("too high", "too low") and ("high", "low"), "L1 (lasso) and L2 (ridge)" gives ("l1", "l2")
     and ("lasso", "ridge").
     """
-    lowered = question.lower()
+    lowered = _dehyphen(question.lower())
     aliases = dict(_ALIAS.findall(lowered))
     text = re.sub(r"\s*\([^)]*\)", "", lowered)
     pairs: list[tuple[str, str]] = []
@@ -431,6 +445,12 @@ def contrast_pairs(question: str) -> list[tuple[str, str]]:
         right = _term_run(_WORD.findall(match.group("y")))
         n = min(len(left), len(right))
         if n == 0:
+            continue
+        if left[-1] == right[-1] and len(left) != len(right):
+            # "ordinal encoding versus one-hot encoding": whole terms sharing a head noun.
+            pairs.append((" ".join(left), " ".join(right)))
+            if not {left[-2], right[-2]} & _GENERIC_SUBJECTS:
+                pairs.append((" ".join(left[:-1]), " ".join(right[:-1])))
             continue
         a, b = left[-n:], right[:n]
         if a != b:
@@ -461,9 +481,20 @@ def _term_run(tokens: Sequence[str]) -> list[str]:
     return run
 
 
+def _dehyphen(text: str) -> str:
+    """`text` with hyphens between word characters read as spaces ("one-hot" -> "one hot")."""
+    return re.sub(r"(?<=\w)-(?=\w)", " ", text)
+
+
+def term_pattern(terms: Iterable[str]) -> str:
+    """A regex alternation of whole-word `terms`, longest first, a space also matching a hyphen."""
+    ordered = sorted(terms, key=len, reverse=True)
+    return r"\b(?:" + "|".join(r"[\s-]+".join(map(re.escape, t.split())) for t in ordered) + r")\b"
+
+
 def mentions(text: str, term: str) -> bool:
-    """Whether `term` occurs in `text` as whole words (case-insensitive)."""
-    return re.search(rf"\b{re.escape(term)}\b", text, re.IGNORECASE) is not None
+    """Whether `term` occurs in `text` as whole words (case-insensitive; "one hot" matches "one-hot")."""
+    return re.search(term_pattern([term]), text, re.IGNORECASE) is not None
 
 
 def swap_terms(text: str, a: str, b: str) -> str:
@@ -590,18 +621,15 @@ def side_of(text: str, sides: Sides) -> int | None:
 
 def relabel(text: str, sides: Sides) -> str:
     """`text` with every contrasted term replaced by its counterpart, in one pass (longest terms first)."""
-    terms = sorted(sides, key=len, reverse=True)
-    pattern = re.compile(r"\b(" + "|".join(re.escape(t) for t in terms) + r")\b", re.IGNORECASE)
+    pattern = re.compile(term_pattern(sides), re.IGNORECASE)
+    counterpart = {" ".join(_dehyphen(t).split()): other for t, (_, other) in sides.items()}
 
     def replace(match: re.Match[str]) -> str:
         found = match.group(0)
-        other = sides[found.lower()][1]
+        other = counterpart[" ".join(_dehyphen(found.lower()).split())]
         return other[:1].upper() + other[1:] if found[:1].isupper() else other
 
     return pattern.sub(replace, text)
-
-
-_GENERIC_SUBJECTS = frozenset({"model", "models", "data", "dataset", "training", "it", "this", "they", "you"})
 
 
 def key_point_subject(key_point: str, question: str) -> str | None:
@@ -869,22 +897,24 @@ def _mean(vectors: Vectors, weights: npt.NDArray[np.float32], group: Sequence[in
     return np.asarray(total / max(1e-6, float(np.linalg.norm(total))), dtype=np.float32)
 
 
-def polarity_ends(text: str) -> list[tuple[int, int, set[str]]]:
-    """Each word of a `POLARITY_PAIRS` scale in `text`: (pair index, end 0 or 1, stems of its context).
+def polarity_ends(text: str) -> list[tuple[int, int, set[str], bool]]:
+    """Each word of a `POLARITY_PAIRS` scale in `text`: (pair index, end 0 or 1, context, negated).
 
-    The context is the content words among the 3 tokens on each side of the word.
+    The context is the stems of the content words among the 3 tokens on each side of the word;
+    negated: a negation stands among the 3 tokens before it ("not immediate").
     """
     tokens = words(text)
-    found: list[tuple[int, int, set[str]]] = []
+    found: list[tuple[int, int, set[str], bool]] = []
     for pair, ends in enumerate(POLARITY_PAIRS):
         for end, forms in enumerate(ends):
             for form in forms:
                 parts = form.replace("-", " ").split()
                 for i in range(len(tokens) - len(parts) + 1):
                     if tokens[i : i + len(parts)] == parts:
-                        near = [*tokens[max(0, i - 3) : i], *tokens[i + len(parts) : i + len(parts) + 3]]
-                        context = {stem(w) for w in near if w not in FUNCTION_WORDS and len(w) > 1}
-                        found.append((pair, end, context))
+                        before, after = tokens[max(0, i - 3) : i], tokens[i + len(parts) : i + len(parts) + 3]
+                        context = {stem(w) for w in [*before, *after] if w not in FUNCTION_WORDS and len(w) > 1}
+                        negated = any(w in NEGATORS or _NEGATED_CONTRACTION.match(w) for w in before)
+                        found.append((pair, end, context, negated))
     return found
 
 
@@ -892,18 +922,16 @@ def polarity_conflict(piece: str, target: str) -> str | None:
     """The scale on which `piece` says the opposite of `target` about the same thing, if any.
 
     `piece` names one end of a scale and not the other, `target` the other end and not the first,
-    the two words share a context word, and both or neither negate ("rewards are not immediate"
-    agrees with "rewards can be delayed").
+    the two words share a context word, and both or neither are negated ("rewards are not
+    immediate" agrees with "rewards can be delayed").
     """
-    if is_negated(piece) != is_negated(target):
-        return None
     mine, theirs = polarity_ends(piece), polarity_ends(target)
-    for pair, end, context in mine:
-        if any(p == pair and e != end for p, e, _ in mine):
+    for pair, end, context, negated in mine:
+        if any(p == pair and e != end for p, e, _, _ in mine):
             continue
-        for p, e, other_context in theirs:
-            own_end_too = any(q == pair and f == end for q, f, _ in theirs)
-            if p == pair and e != end and not own_end_too and context & other_context:
+        own_end_too = any(q == pair and f == end for q, f, _, _ in theirs)
+        for p, e, other_context, other_negated in theirs:
+            if p == pair and e != end and not own_end_too and negated == other_negated and context & other_context:
                 return f"{POLARITY_PAIRS[pair][end][0]} / {POLARITY_PAIRS[pair][e][0]}"
     return None
 
@@ -925,11 +953,11 @@ def _polarity_conflicts(
             scale = polarity_conflict(piece, targets[t])
             if scale is None:
                 continue
-            ends = {(pair, end): context for pair, end, context in polarity_ends(piece)}
+            ends = {(pair, end): context for pair, end, context, _ in polarity_ends(piece)}
             supported = any(
                 (pair, end) in ends and ends[pair, end] & context
                 for u in near
-                for pair, end, context in polarity_ends(targets[u])
+                for pair, end, context, _ in polarity_ends(targets[u])
             )
             if not supported:
                 found.append(f'says the opposite ({scale}) of the reference: "{piece}"')
@@ -1037,8 +1065,8 @@ def _role_conflicts(
 
 def _described(text: str, sides: Sides, min_words: int) -> bool:
     """Whether `text` says enough beyond the contrasted terms' names to be compared as a description."""
-    names = {w for term in sides for w in content_words(term)}
-    return sum(1 for w in content_words(text) if w not in names) >= min_words
+    rest = re.sub(term_pattern(sides), " ", text, flags=re.IGNORECASE)
+    return len(content_words(rest)) >= min_words
 
 
 # --- deciding -------------------------------------------------------------------------------------
