@@ -815,7 +815,7 @@ def _distinct_anchors(edges: npt.NDArray[np.bool_], strength: Vectors) -> npt.ND
     owner = [-1] * n_pieces
 
     def augment(k: int, seen: set[int]) -> bool:
-        for p in np.flatnonzero(edges[k]):
+        for p in (int(i) for i in np.flatnonzero(edges[k])):
             if p in seen:
                 continue
             seen.add(p)
@@ -947,7 +947,7 @@ def _polarity_conflicts(
     sims = piece_vecs @ target_vecs.T
     found: list[str] = []
     for p, piece in enumerate(pieces):
-        near = np.flatnonzero(sims[p] >= config.polarity_similarity)
+        near = [int(t) for t in np.flatnonzero(sims[p] >= config.polarity_similarity)]
         close = [t for t in near if sims[p, t] >= float(sims[p].max()) - config.polarity_window]
         for t in close:
             scale = polarity_conflict(piece, targets[t])
