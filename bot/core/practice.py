@@ -265,6 +265,9 @@ class PracticeService:
     clock: Callable[[], datetime]
     rng: random.Random = field(default_factory=lambda: random.Random(secrets.randbits(64)))
     config: PracticeConfig = field(default_factory=PracticeConfig)
+    # Why this learner may not start a quiz now (e.g. an assessment is running), or None; set by
+    # `MasteryService`, so every front-end is held to it.
+    quiz_gate: Callable[[int], Awaitable[str | None]] | None = None
 
     async def start_quiz(self, learner_id: int, kind: str, n: int = 5) -> QuizSession:
         """Open a quiz session: due reviews first (most overdue first), then new items.
@@ -275,6 +278,9 @@ class PracticeService:
         """
         if kind not in QUIZ_KINDS:
             raise PracticeError(f"unknown quiz kind {kind!r}; use one of {', '.join(QUIZ_KINDS)}")
+        refusal = None if self.quiz_gate is None else await self.quiz_gate(learner_id)
+        if refusal is not None:
+            raise PracticeError(refusal)
         n = max(1, min(n, self.config.max_items))
         now = self.clock()
         day_start = now - timedelta(hours=24)

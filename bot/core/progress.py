@@ -147,6 +147,12 @@ class MasteryService:
     # Stages whose award needs an approved milestone; None: as the roadmap says (capstone).
     review_stages: frozenset[str] | None = None
 
+    def __post_init__(self) -> None:
+        # Practice quizzes could show items and explanations of the stage being tested: refused
+        # while an assessment runs, whichever front-end asks.
+        if self.practice.quiz_gate is None:
+            self.practice.quiz_gate = self.quiz_refusal
+
     # --- stages --------------------------------------------------------------------------
 
     def _stage(self, stage: str) -> Any:
@@ -187,6 +193,16 @@ class MasteryService:
         return (
             f"You have a {open_.kind} for {open_.stage} running until {_day(open_.deadline)}: "
             "the mentor answers questions again when it is finished."
+        )
+
+    async def quiz_refusal(self, learner_id: int) -> str | None:
+        """Why this learner may not start a practice quiz now (an assessment is running), or None."""
+        open_ = await self.open_assessment(learner_id)
+        if open_ is None:
+            return None
+        return (
+            f"Your {open_.kind} for {open_.stage} is running until {_day(open_.deadline)}: "
+            "finish it (or let it run out) before practising."
         )
 
     async def _facts(

@@ -469,6 +469,21 @@ async def test_the_mentor_refuses_only_while_an_assessment_runs(h: Harness) -> N
     assert await h.service.mentor_refusal(learner) is None
 
 
+async def test_practice_quizzes_are_refused_while_an_assessment_runs_whatever_the_front_end(h: Harness) -> None:
+    learner = await h.learner()
+    other = await h.learner("telegram", "2")
+    practice = h.service.practice
+    assert practice.quiz_gate is not None, "the mastery service holds practice to its gate"
+    start = await h.service.start_assessment(learner, "placement", STAGE)
+    with pytest.raises(PracticeError, match=f"placement for {STAGE} is running until"):
+        await practice.start_quiz(learner, "learn", 3)
+    with pytest.raises(PracticeError, match="placement"):
+        await practice.start_quiz(learner, "review", 3)
+    assert (await practice.start_quiz(other, "learn", 3)).items, "other learners practise as usual"
+    h.clock.advance(start.assessment.deadline - h.clock.now + timedelta(minutes=1))  # it runs out
+    assert (await practice.start_quiz(learner, "learn", 3)).items
+
+
 # --- awards ------------------------------------------------------------------------------------
 
 
