@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -122,7 +123,12 @@ def make_practice(
 
     async def grade(item: FreeTextItem, answer: str) -> FreeTextGrade:
         result = await asyncio.to_thread(
-            grade_free_text, item.prompt, item.reference, list(item.key_points), answer, caching
+            functools.partial(grade_free_text, misconceptions=item.misconceptions),
+            item.prompt,
+            item.reference,
+            list(item.key_points),
+            answer,
+            caching,
         )
         return FreeTextGrade(result.verdict, result.score, result.matched, result.missing)
 

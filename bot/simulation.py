@@ -228,7 +228,9 @@ class SimulationGrader:
                 raise RuntimeError(f"no grades for {len(todo)} answers of {stage} and no embedder to grade them")
             texts: dict[str, None] = {}
             for item in free:
-                texts.update(dict.fromkeys(question_texts(item.prompt, item.reference, item.key_points)))
+                texts.update(
+                    dict.fromkeys(question_texts(item.prompt, item.reference, item.key_points, item.misconceptions))
+                )
             for _, answer in todo:
                 if content_words(answer):
                     pieces = answer_pieces(answer, self.config.chunk_words)
@@ -236,7 +238,13 @@ class SimulationGrader:
             self.embedder.encode(list(texts))
             for item, answer in todo:
                 result = grade_free_text(
-                    item.prompt, item.reference, list(item.key_points), answer, self.embedder, config=self.config
+                    item.prompt,
+                    item.reference,
+                    list(item.key_points),
+                    answer,
+                    self.embedder,
+                    config=self.config,
+                    misconceptions=item.misconceptions,
                 )
                 self.grades[(item.id, answer)] = FreeTextGrade(
                     result.verdict, result.score, result.matched, result.missing

@@ -28,8 +28,8 @@ class BadLine(ValueError):
     """A batch line that is not a grading request."""
 
 
-def _request(line: str) -> tuple[str, str, list[str], str]:
-    """(question, reference, key_points, answer) from one JSON line, or BadLine saying what is wrong."""
+def _request(line: str) -> tuple[str, str, list[str], str, list[str]]:
+    """(question, reference, key_points, answer, misconceptions) from one JSON line, or BadLine saying why not."""
     try:
         data: Any = json.loads(line)
     except json.JSONDecodeError as exc:
@@ -47,7 +47,10 @@ def _request(line: str) -> tuple[str, str, list[str], str]:
         raise BadLine("key_points must be a non-empty list of non-empty strings")
     if not data["question"].strip() or not data["reference"].strip():
         raise BadLine("question and reference must not be empty")
-    return data["question"], data["reference"], points, data["answer"]
+    wrong = data.get("misconceptions", [])
+    if not isinstance(wrong, list) or not all(isinstance(m, str) and m.strip() for m in wrong):
+        raise BadLine("misconceptions, when given, must be a list of non-empty strings")
+    return data["question"], data["reference"], points, data["answer"], wrong
 
 
 def _emit(data: dict[str, object]) -> None:
@@ -63,12 +66,13 @@ def _grade_batch(path: Path, embedder: Embedder) -> int:
             if not line.strip():
                 continue
             try:
-                question, reference, points, answer = _request(line)
+                question, reference, points, answer, wrong = _request(line)
             except BadLine as exc:
                 failed += 1
                 _emit({"line": number, "error": str(exc)})
                 continue
-            _emit({"line": number, **_summary(grade_free_text(question, reference, points, answer, embedder))})
+            result = grade_free_text(question, reference, points, answer, embedder, misconceptions=wrong)
+            _emit({"line": number, **_summary(result)})
     return failed
 
 
@@ -92,13 +96,17 @@ def grade(
         list[str] | None, typer.Option("--key-point", help="An idea a correct answer must contain (repeat it).")
     ] = None,
     answer: Annotated[str | None, typer.Option("--answer", help="The learner's answer.")] = None,
+    misconception: Annotated[
+        list[str] | None,
+        typer.Option("--misconception", help="A wrong claim learners typically make here (optional, repeat it)."),
+    ] = None,
     batch: Annotated[
         Path | None,
         typer.Option(
             "--batch",
             metavar="FILE.jsonl",
-            help='Grade one {"question", "reference", "key_points", "answer"} object per line; '
-            "prints one JSON result per line.",
+            help='Grade one {"question", "reference", "key_points", "answer"} object per line '
+            '(optionally "misconceptions"); prints one JSON result per line.',
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the grade as JSON.")] = False,
@@ -107,7 +115,7 @@ def grade(
     settings = settings_of(ctx)
     single = {"--question": question, "--reference": reference, "--key-point": key_point, "--answer": answer}
     if batch is not None:
-        given = [name for name, value in single.items() if value]
+        given = [name for name, value in {**single, "--misconception": misconception}.items() if value]
         if given:
             fail(f"--batch grades a file; do not combine it with {', '.join(given)}")
         if not batch.is_file():
@@ -122,7 +130,9 @@ def grade(
             if _grade_batch(batch, embedder):
                 raise typer.Exit(1)
             return
-        result = grade_free_text(str(question), str(reference), key_point or [], str(answer), embedder)
+        result = grade_free_text(
+            str(question), str(reference), key_point or [], str(answer), embedder, misconceptions=misconception or []
+        )
     except EmbeddingModelError as exc:
         fail(str(exc), code=1)
     if as_json:

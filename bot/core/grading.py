@@ -103,6 +103,10 @@ class GradingConfig:
             clause or key point must not negate what that one asserts (or the reverse).
         definition_similarity: an answer piece at least this similar to its closest reference
             clause or key point must not name the other one of two terms the question contrasts.
+        misconception_similarity: a span of the answer this similar to one of the item's known
+            misconceptions states it, when it is also ...
+        misconception_margin: ... this much closer to the misconception than to any reference
+            clause or key point.
         polarity_similarity: an answer piece at least this similar to a reference clause or key
             point (and within `polarity_window` of its closest one) must not put what it says at
             the other end of a scale of `POLARITY_PAIRS` ("small" vs "larger" learning rate).
@@ -142,6 +146,8 @@ class GradingConfig:
     swap_margin: float = 0.06
     negation_similarity: float = 0.5
     definition_similarity: float = 0.5
+    misconception_similarity: float = 0.6
+    misconception_margin: float = 0.05
     polarity_similarity: float = 0.5
     polarity_window: float = 0.1
     role_margin: float = 0.1
@@ -578,7 +584,9 @@ class Signals:
     conflicts: tuple[str, ...] = ()
 
 
-def question_texts(question: str, reference: str, key_points: Sequence[str]) -> list[str]:
+def question_texts(
+    question: str, reference: str, key_points: Sequence[str], misconceptions: Sequence[str] = ()
+) -> list[str]:
     """The texts of a grading that depend only on the question, not on the answer.
 
     They are the same strings for every answer to a question, so an embedder that caches by
@@ -587,7 +595,9 @@ def question_texts(question: str, reference: str, key_points: Sequence[str]) -> 
     kp_words = (w for k in key_points for w in _unique(content_words(k)) or [k])
     swapped = (v for pair in swap_candidates(question, key_points) for v in swapped_key_points(key_points, pair))
     relabelled = relabelled_targets(question, reference, key_points)
-    return _unique([reference, question, *key_points, *clause_units(reference), *kp_words, *swapped, *relabelled])
+    return _unique(
+        [reference, question, *key_points, *clause_units(reference), *kp_words, *swapped, *relabelled, *misconceptions]
+    )
 
 
 # A contrast: each term, its side (0 or 1) and its counterpart on the other side.
@@ -704,6 +714,7 @@ def analyse(
     answer: str,
     embedder: Embedder,
     config: GradingConfig,
+    misconceptions: Sequence[str] = (),
 ) -> Signals:
     """Lexical and semantic signals of `answer`, from exactly one `embedder.encode` call."""
     tokens = words(answer)
@@ -716,7 +727,7 @@ def analyse(
     used = [(a, b) for a, b in pairs if mentions(answer, a) or mentions(answer, b)][: config.max_variants]
 
     batch = _Batch()
-    batch.add_all(question_texts(question, reference, key_points))
+    batch.add_all(question_texts(question, reference, key_points, misconceptions))
     batch.add_all(pieces)
     vectors: Vectors = np.asarray(embedder.encode(batch.texts), dtype=np.float32)
 
@@ -792,6 +803,9 @@ def analyse(
         conflicts=(
             *_negation_conflicts(pieces, piece_vecs, targets, rows(targets), config),
             *_polarity_conflicts(pieces, piece_vecs, targets, rows(targets), config),
+            *_misconception_conflicts(
+                pieces, groups, span_vecs, rows(targets), misconceptions, rows(misconceptions), relevant, config
+            ),
             *_definition_conflicts(pieces, piece_vecs, targets, rows(targets), contrast_pairs(question), config),
             *(
                 conflict
@@ -965,6 +979,36 @@ def _polarity_conflicts(
     return tuple(found)
 
 
+def _misconception_conflicts(
+    pieces: Sequence[str],
+    groups: Sequence[Sequence[int]],
+    span_vecs: Vectors,
+    target_vecs: Vectors,
+    misconceptions: Sequence[str],
+    misconception_vecs: Vectors,
+    relevant: npt.NDArray[np.bool_],
+    config: GradingConfig,
+) -> tuple[str, ...]:
+    """Spans of the answer (a piece, two adjacent pieces, a sentence) that state a known misconception.
+
+    A span counts when it matches one of the item's misconceptions at least
+    `misconception_similarity` and better, by `misconception_margin`, than any reference clause or
+    key point. Spans made only of pieces unrelated to the reference are skipped.
+    """
+    if not misconceptions:
+        return ()
+    wrong = span_vecs @ misconception_vecs.T
+    right = (span_vecs @ target_vecs.T).max(axis=1)
+    for g, group in enumerate(groups):
+        if (len(group) == len(pieces) and len(pieces) > 2) or not relevant[list(group)].any():
+            continue  # the whole answer is not one claim
+        m = int(wrong[g].argmax())
+        if wrong[g, m] >= config.misconception_similarity and wrong[g, m] - right[g] >= config.misconception_margin:
+            span = " ".join(pieces[i] for i in group)
+            return (f'states a known misconception ("{misconceptions[m]}"): "{span}"',)
+    return ()
+
+
 def _negation_conflicts(
     pieces: Sequence[str], piece_vecs: Vectors, targets: Sequence[str], target_vecs: Vectors, config: GradingConfig
 ) -> tuple[str, ...]:
@@ -1100,6 +1144,7 @@ def grade_free_text(
     embedder: Embedder,
     *,
     config: GradingConfig = GradingConfig(),
+    misconceptions: Sequence[str] = (),
 ) -> GradeResult:
     """Grade a free-text answer against a reference answer and its key points, conservatively.
 
@@ -1119,6 +1164,8 @@ def grade_free_text(
         answer: the learner's free text.
         embedder: returns L2-normalised vectors, one row per text.
         config: thresholds.
+        misconceptions: wrong claims learners typically make on this question; an answer that
+            states one (see `_misconception_conflicts`) is a contradiction.
 
     Returns:
         A new GradeResult; `score` and `confidence` are in 0-1.
@@ -1128,7 +1175,8 @@ def grade_free_text(
     """
     if not key_points:
         raise ValueError("key_points must not be empty")
-    return decide(analyse(question, reference, key_points, answer, embedder, config), key_points, config)
+    signals = analyse(question, reference, key_points, answer, embedder, config, misconceptions)
+    return decide(signals, key_points, config)
 
 
 def decide(s: Signals, key_points: Sequence[str], config: GradingConfig) -> GradeResult:

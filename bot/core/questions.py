@@ -328,6 +328,8 @@ class FreeTextItem(_PromptItem):
     type: Literal["free_text"]
     reference: str
     key_points: tuple[str, ...]
+    # Wrong claims learners typically make here; an answer that states one is a contradiction.
+    misconceptions: tuple[str, ...] = ()
 
     @model_validator(mode="after")
     def _reference_and_points(self) -> FreeTextItem:
@@ -337,6 +339,10 @@ class FreeTextItem(_PromptItem):
             raise ValueError(f"key_points needs 2-3 entries, got {len(self.key_points)}")
         if any(not point.strip() for point in self.key_points):
             raise ValueError("key_points entries must not be empty")
+        if len(self.misconceptions) > 5 or any(not m.strip() or len(m) > 200 for m in self.misconceptions):
+            raise ValueError("misconceptions: at most 5 non-empty statements of at most 200 characters")
+        if set(self.misconceptions) & set(self.key_points):
+            raise ValueError("a misconception must not repeat a key point")
         return self
 
 

@@ -108,3 +108,26 @@ def test_batch_without_bad_lines_exits_zero(tmp_path: Path, shared_model: None) 
     result = runner.invoke(app, ["grade", "--batch", str(path)])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["correct"] is True
+
+
+MISCONCEPTION = "Gradient clipping removes the gradients of the largest weights so that they stop changing"
+CLAIMS_IT = (
+    "Gradient clipping removes the gradients of the largest weights so that those weights stop changing, "
+    "which prevents exploding gradients from causing huge, unstable updates."
+)
+
+
+def test_a_known_misconception_makes_the_answer_incorrect(tmp_path: Path, shared_model: None) -> None:
+    plain = runner.invoke(app, [*_single(CLAIMS_IT), "--json"])
+    flagged = runner.invoke(app, [*_single(CLAIMS_IT), "--misconception", MISCONCEPTION, "--json"])
+    assert plain.exit_code == 0 and flagged.exit_code == 0, flagged.output
+    assert json.loads(flagged.stdout)["verdict"] == "incorrect"
+    assert json.loads(plain.stdout)["verdict"] == "partial", "without the misconception it is only half wrong"
+    request = {"question": QUESTION, "reference": REFERENCE, "key_points": KEY_POINTS, "answer": CLAIMS_IT}
+    path = tmp_path / "m.jsonl"
+    lines = [json.dumps({**request, "misconceptions": [MISCONCEPTION]}), json.dumps({**request, "misconceptions": "x"})]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = runner.invoke(app, ["grade", "--batch", str(path)])
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert result.exit_code == 1 and rows[0]["verdict"] == "incorrect"
+    assert "misconceptions, when given, must be a list" in rows[1]["error"]

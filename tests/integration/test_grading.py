@@ -9,8 +9,10 @@ import pytest
 import yaml
 
 from bot.core.grading import CachingEmbedder, GradeResult, grade_free_text
+from bot.core.questions import FreeTextItem, load_bank
 
 DATA = Path(__file__).resolve().parents[1] / "data"
+BANK = Path(__file__).resolve().parents[2] / "knowledge" / "questions"
 # The grader was tuned on these cases only (general questions, and the bank's .12 free-text items) ...
 TUNING = (DATA / "grading_cases.yaml", DATA / "grading_bank.yaml")
 # ... and is measured on these: answers to the question bank's own free-text items, written without
@@ -133,8 +135,20 @@ def cached(embedder: Any) -> CachingEmbedder:
     return CachingEmbedder(embedder)
 
 
+def _misconceptions() -> dict[str, tuple[str, ...]]:
+    """The bank's known misconceptions per free-text item id."""
+    return {item.id: item.misconceptions for item in load_bank([BANK]).items if isinstance(item, FreeTextItem)}
+
+
+MISCONCEPTIONS = _misconceptions()
+
+
 def _grade(case: dict[str, Any], answer: str, embedder: Any) -> GradeResult:
-    return grade_free_text(case["question"], case["reference"], case["key_points"], answer, embedder)
+    """Grade as the bot does: an answer to a bank item with the item's misconceptions."""
+    wrong = MISCONCEPTIONS.get(case.get("item", ""), ())
+    return grade_free_text(
+        case["question"], case["reference"], case["key_points"], answer, embedder, misconceptions=wrong
+    )
 
 
 @pytest.mark.parametrize("name", sorted(GOOD))

@@ -329,3 +329,22 @@ def test_polarity_conflict_needs_the_other_end_of_a_scale_about_the_same_thing()
     assert polarity_conflict("Use a larger batch size", target) is None, "no shared context word"
     assert polarity_conflict("Labels are not immediate", "Labels are delayed") is None, "a negated opposite agrees"
     assert polarity_conflict("low training error but high validation error", "error is high on training") is None
+
+
+def test_an_answer_stating_a_known_misconception_is_a_contradiction() -> None:
+    misconceptions = ("shuffling makes every batch contain only one class of examples",)
+    wrong = (
+        "Shuffling makes every batch contain only one class of examples, and the gradient estimates are less biased."
+    )
+    found = grade_free_text(QUESTION, REFERENCE, KEY_POINTS, wrong, FakeEmbedder(), misconceptions=misconceptions)
+    assert any(r.startswith("contradiction: states a known misconception") for r in found.reasons)
+    assert found.verdict == "incorrect"
+    fine = grade_free_text(QUESTION, REFERENCE, KEY_POINTS, ANSWER, FakeEmbedder(), misconceptions=misconceptions)
+    assert not any("misconception" in r for r in fine.reasons)
+    without = grade_free_text(QUESTION, REFERENCE, KEY_POINTS, wrong, FakeEmbedder())
+    assert not any("misconception" in r for r in without.reasons)
+
+
+def test_misconceptions_are_question_texts_so_a_cache_embeds_them_once() -> None:
+    misconceptions = ("shuffling sorts the data by label",)
+    assert "shuffling sorts the data by label" in question_texts(QUESTION, REFERENCE, KEY_POINTS, misconceptions)
