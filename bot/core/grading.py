@@ -146,8 +146,8 @@ class GradingConfig:
     swap_margin: float = 0.06
     negation_similarity: float = 0.5
     definition_similarity: float = 0.5
-    misconception_similarity: float = 0.6
-    misconception_margin: float = 0.05
+    misconception_similarity: float = 0.65
+    misconception_margin: float = 0.1
     polarity_similarity: float = 0.5
     polarity_window: float = 0.1
     role_margin: float = 0.1
