@@ -2,8 +2,9 @@
 
     python -m bench.grading [--quick] [--out FILE] [--torch-threads N]
 
-The held-out cases are tests/data/grading_holdout.yaml: answers to the question bank's own free-text
-items, written without running or reading the grader; the thresholds were tuned on other cases only.
+The held-out cases are tests/data/grading_holdout.yaml and grading_holdout2.yaml: answers to the
+question bank's own .11 free-text items, written without running or reading the grader; the
+thresholds were tuned on other cases only. Each answer is graded with its item's misconceptions.
 
 Two latencies per grading, both with the model loaded and 3 warm-up gradings first:
 - question_cached: the steady state of a running bot. The texts that depend only on the question
@@ -29,9 +30,12 @@ import yaml
 from bench.common import latency_ms, log, parse_args, peak_rss_mib, run_bench, temp_settings
 from bot.app import make_embedder
 from bot.core.grading import Embedder, GradeResult, grade_free_text, question_texts
+from bot.core.questions import FreeTextItem, load_bank
 
 NAME = "grading"
-HELD_OUT = Path(__file__).resolve().parents[1] / "tests" / "data" / "grading_holdout.yaml"
+DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
+HELD_OUT = (DATA / "grading_holdout.yaml", DATA / "grading_holdout2.yaml")
+BANK = Path(__file__).resolve().parents[1] / "knowledge" / "questions"
 WARMUP = 3
 QUICK_COLD_CASES = 10
 TARGET_P95_MS = 30.0
@@ -68,12 +72,23 @@ class Counting:
 
 def held_out_cases() -> list[dict[str, Any]]:
     """The held-out labelled answers (never used for tuning)."""
-    cases: list[dict[str, Any]] = yaml.safe_load(HELD_OUT.read_text(encoding="utf-8"))["cases"]
+    misconceptions = {i.id: i.misconceptions for i in load_bank([BANK]).items if isinstance(i, FreeTextItem)}
+    cases: list[dict[str, Any]] = []
+    for path in HELD_OUT:
+        for case in yaml.safe_load(path.read_text(encoding="utf-8"))["cases"]:
+            cases.append({**case, "misconceptions": misconceptions.get(case.get("item", ""), ())})
     return cases
 
 
 def _grade(case: dict[str, Any], embedder: Embedder) -> GradeResult:
-    return grade_free_text(case["question"], case["reference"], case["key_points"], case["answer"], embedder)
+    return grade_free_text(
+        case["question"],
+        case["reference"],
+        case["key_points"],
+        case["answer"],
+        embedder,
+        misconceptions=case["misconceptions"],
+    )
 
 
 def timed_gradings(cases: Sequence[dict[str, Any]], embedder: Embedder) -> tuple[list[float], list[GradeResult]]:
@@ -116,7 +131,13 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         load_seconds = time.perf_counter() - started
         log(NAME, f"model loaded in {load_seconds:.1f} s; {len(cases)} held-out cases")
 
-        texts = sorted({t for c in cases for t in question_texts(c["question"], c["reference"], c["key_points"])})
+        texts = sorted(
+            {
+                t
+                for c in cases
+                for t in question_texts(c["question"], c["reference"], c["key_points"], c["misconceptions"])
+            }
+        )
         known = dict(zip(texts, model.encode(texts), strict=True))
         cached = QuestionTextCache(model, known)
         cached_seconds, results = timed_gradings(cases, cached)

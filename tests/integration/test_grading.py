@@ -15,15 +15,17 @@ DATA = Path(__file__).resolve().parents[1] / "data"
 BANK = Path(__file__).resolve().parents[2] / "knowledge" / "questions"
 # The grader was tuned on these cases only (general questions, and the bank's .12 free-text items) ...
 TUNING = (DATA / "grading_cases.yaml", DATA / "grading_bank.yaml")
-# ... and is measured on these: answers to the question bank's own free-text items, written without
-# running or reading the grader (committed before the grader changes that followed).
-HELD_OUT = DATA / "grading_holdout.yaml"
-# The issue's targets (measured 2026-12-02: false-accept 0.092, true-accept 0.788).
+# ... and is measured on these: answers to the question bank's own .11 free-text items, each set
+# written by a separate session without running or reading the grader or the other grading data,
+# committed before the grader changes that followed.
+HELD_OUT = (DATA / "grading_holdout.yaml", DATA / "grading_holdout2.yaml")
+# The issue's targets (measured 2026-12-02 on both sets, 408 answers: false-accept 0.063,
+# true-accept 0.782).
 MAX_FALSE_ACCEPT = 0.03
 MIN_TRUE_ACCEPT = 0.80
 # What the grader achieves today: a regression guard, so it can only get better.
-REGRESSION_MAX_FALSE_ACCEPT = 0.10
-REGRESSION_MIN_TRUE_ACCEPT = 0.78
+REGRESSION_MAX_FALSE_ACCEPT = 0.07
+REGRESSION_MIN_TRUE_ACCEPT = 0.77
 
 CLIPPING = {
     "question": "What is gradient clipping and why is it used?",
@@ -204,10 +206,10 @@ def _load(path: Path) -> list[dict[str, Any]]:
 
 
 def test_the_held_out_set_shares_no_question_with_the_tuning_set() -> None:
-    tuning, held_out = [c for path in TUNING for c in _load(path)], _load(HELD_OUT)
+    tuning, held_out = [c for path in TUNING for c in _load(path)], [c for path in HELD_OUT for c in _load(path)]
     assert {c["question"] for c in tuning}.isdisjoint({c["question"] for c in held_out})
     assert {c["label"] for c in held_out} == {"correct", "incorrect"}
-    assert len(held_out) >= 100
+    assert len(held_out) >= 400
 
 
 @pytest.fixture(scope="module")
@@ -215,7 +217,7 @@ def held_out_rates(cached: CachingEmbedder) -> tuple[float, float, dict[str, int
     """Held-out (false-accept, true-accept, misgraded per category); which answers is not shown,
     so that looking at a failure does not turn the held-out set into tuning data."""
     fa_tuning, ta_tuning, _ = accept_rates([c for path in TUNING for c in _load(path)], cached)
-    fa, ta, wrong = accept_rates(_load(HELD_OUT), cached)
+    fa, ta, wrong = accept_rates([c for path in HELD_OUT for c in _load(path)], cached)
     print(
         f"\ntuning set: false-accept {fa_tuning:.3f}, true-accept {ta_tuning:.3f}"
         f"\nheld-out:   false-accept {fa:.3f}, true-accept {ta:.3f}; misgraded per category: {wrong}"
@@ -232,7 +234,7 @@ def test_held_out_rates_do_not_regress(held_out_rates: tuple[float, float, dict[
 @pytest.mark.xfail(
     strict=True,
     reason=(
-        "open: on answers to the bank's own items the grader reaches 9.2% held-out false-accept at 78.8% "
+        "open: on answers to the bank's own items the grader reaches 6.3% held-out false-accept at 78.2% "
         "true-accept; targets 3% and 80% (see README, Grading)"
     ),
 )
