@@ -58,9 +58,10 @@ class CachingEmbedder:
 class GradingConfig:
     """Thresholds of the grader; similarities are cosines (about 0-1 with MiniLM).
 
-    The defaults were tuned with all-MiniLM-L6-v2 on tests/data/grading_cases.yaml only;
-    tests/integration/test_grading.py measures them on tests/data/grading_holdout.yaml, answers to
-    the question bank's own items written without running or reading the grader.
+    The defaults were tuned with all-MiniLM-L6-v2 on tests/data/grading_cases.yaml and
+    grading_bank.yaml only; tests/integration/test_grading.py measures them on the held-out sets
+    (tests/data/grading_holdout*.yaml), answers to the question bank's own items written without
+    running or reading the grader.
 
     Attributes:
         min_content_words: fewer content words than this is "too short".
@@ -567,8 +568,9 @@ class Signals:
         swap_gain: the largest rise of the mean key-point similarity when an antonym pair the
             answer names is exchanged in the key points (0 when none rises).
         swap_pair: the pair that gave `swap_gain`, if any rose.
-        conflicts: answer pieces that contradict a closely matching reference clause or key
-            point (a negation, or the other one of two contrasted terms), described.
+        conflicts: answer pieces that contradict the reference, described: a negation it does not
+            make, the other one of two contrasted terms, a swapped description (role), the other
+            end of a scale (polarity), or one of the item's known misconceptions.
     """
 
     n_words: int
@@ -1149,8 +1151,9 @@ def grade_free_text(
     """Grade a free-text answer against a reference answer and its key points, conservatively.
 
     Pure and deterministic for a deterministic embedder: calls `embedder.encode` exactly once,
-    with every text batched (reference and its clauses, question, key points, their words and
-    their antonym-swapped variants, and the answer's clause pieces). "correct" needs every key
+    with every text batched (reference and its clauses, question, key points, their words, their
+    antonym-swapped and relabelled variants, the misconceptions, and the answer's clause pieces).
+    "correct" needs every key
     point covered, enough similarity to the reference and no guard firing (too short, keyword
     stuffing, restates the question, off-topic, contradiction); an answer that covers only some
     key points, or all of them but is far from the reference as a whole, is "partial", which
