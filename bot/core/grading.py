@@ -147,7 +147,7 @@ class GradingConfig:
     swap_margin: float = 0.06
     negation_similarity: float = 0.5
     definition_similarity: float = 0.5
-    misconception_similarity: float = 0.65
+    misconception_similarity: float = 0.7
     misconception_margin: float = 0.1
     polarity_similarity: float = 0.5
     polarity_window: float = 0.1
