@@ -17,7 +17,8 @@ KNOWLEDGE = ROOT / "knowledge"
 RETRIEVAL_EVAL = ROOT / "tests" / "data" / "retrieval_eval.yaml"
 DATA = ROOT / "tests" / "data"
 # Tuning sets (the grader's thresholds were chosen on these) and the held-out set (measured only).
-GRADING_FILES = ("grading_cases.yaml", "grading_bank.yaml", "grading_holdout.yaml", "grading_holdout2.yaml")
+HELD_OUT_FILES = ("grading_holdout.yaml", "grading_holdout2.yaml", "grading_holdout3.yaml")
+GRADING_FILES = ("grading_cases.yaml", "grading_bank.yaml", *HELD_OUT_FILES)
 
 SHARED_RUN = 6  # consecutive words an eval question may not share with the knowledge base
 GUARD_CATEGORIES = ("too_short", "restates_question", "keyword_stuffing", "off_topic", "contradiction")
@@ -144,14 +145,14 @@ def test_bank_answer_sets_use_the_banks_own_items_and_never_the_same_item_twice(
             if item["type"] == "free_text":
                 bank[item["id"]] = (item["prompt"], item["reference"], list(item["key_points"]))
     items_of: dict[str, set[str]] = {}
-    for name in ("grading_bank.yaml", "grading_holdout.yaml", "grading_holdout2.yaml"):
+    for name in ("grading_bank.yaml", *HELD_OUT_FILES):
         cases = _grading_cases(name)
         mismatched = [
             c["id"] for c in cases if bank.get(c["item"]) != (c["question"], c["reference"], list(c["key_points"]))
         ]
         assert mismatched == [], f"{name}: cases whose item text differs from the bank"
         items_of[name] = {c["item"] for c in cases}
-    for held_out in ("grading_holdout.yaml", "grading_holdout2.yaml"):
+    for held_out in HELD_OUT_FILES:
         assert items_of["grading_bank.yaml"].isdisjoint(items_of[held_out])
         tuning_questions = {c["question"] for n in GRADING_FILES[:2] for c in _grading_cases(n)}
         assert tuning_questions.isdisjoint(c["question"] for c in _grading_cases(held_out))
