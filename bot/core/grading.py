@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 import threading
@@ -90,9 +91,6 @@ class GradingConfig:
         anchor_min_words: only a piece with at least this many content words can anchor a key
             point: a fragment ("noise and all") matches every key point weakly and would
             otherwise anchor one the answer never states.
-        anchor_min_relative: ... and only one matching the key point at least this well (relative
-            similarity): otherwise any sentence, filler included, anchors whichever key point it
-            happens to be least far from.
         relevance_floor: answer pieces whose best similarity to a reference clause or key point is
             below this are not evidence for any key point (neither anchor nor word match).
         partial_fraction: an answer covering at least this share of the key points, with no
@@ -140,7 +138,6 @@ class GradingConfig:
     specificity_margin: float = 0.2
     anchor_margin: float = 0.1
     anchor_min_words: int = 2
-    anchor_min_relative: float = 0.0
     relevance_floor: float = 0.3
     ceiling_floor: float = 0.5
     partial_fraction: float = 0.5
@@ -499,9 +496,14 @@ def term_pattern(terms: Iterable[str]) -> str:
     return r"\b(?:" + "|".join(r"[\s-]+".join(map(re.escape, t.split())) for t in ordered) + r")\b"
 
 
+@functools.lru_cache(maxsize=4096)
+def _term_regex(term: str) -> re.Pattern[str]:
+    return re.compile(term_pattern([term]), re.IGNORECASE)
+
+
 def mentions(text: str, term: str) -> bool:
     """Whether `term` occurs in `text` as whole words (case-insensitive; "one hot" matches "one-hot")."""
-    return re.search(term_pattern([term]), text, re.IGNORECASE) is not None
+    return _term_regex(term).search(text) is not None
 
 
 def swap_terms(text: str, a: str, b: str) -> str:
@@ -770,7 +772,7 @@ def analyse(
     relevant = (piece_vecs @ rows(targets).T).max(axis=1) >= config.relevance_floor
     substantial = np.array([len(content_words(p)) >= config.anchor_min_words for p in pieces]) & relevant
     nearly_best = piece_rel >= piece_rel.max(axis=0, keepdims=True) - config.anchor_margin
-    edges = nearly_best & (piece_rel >= config.anchor_min_relative) & substantial
+    edges = nearly_best & substantial
     anchored = _distinct_anchors(edges, piece_rel) if config.distinct_anchors else edges.any(axis=1)
     semantic = np.where(anchored, semantic, 0.0)
     ref_vecs = rows(ref_clauses)
