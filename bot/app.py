@@ -130,7 +130,7 @@ def make_practice(
             answer,
             caching,
         )
-        return FreeTextGrade(result.verdict, result.score, result.matched, result.missing)
+        return FreeTextGrade(result.verdict, result.score, result.matched, result.missing, result.mistakes)
 
     return PracticeService(
         bank=load_question_bank(settings) if bank is None else bank,

@@ -169,6 +169,7 @@ class GradeResult:
         missing: key points it does not cover.
         confidence: 0-1, how far the evidence lies from the decision thresholds.
         reasons: one line per guard that fired, key point missing or doubt.
+        mistakes: the item's known misconceptions the answer states (for feedback).
     """
 
     verdict: Verdict
@@ -177,6 +178,7 @@ class GradeResult:
     missing: tuple[str, ...]
     confidence: float
     reasons: tuple[str, ...] = ()
+    mistakes: tuple[str, ...] = ()
 
     @property
     def correct(self) -> bool:
@@ -184,7 +186,7 @@ class GradeResult:
         return self.verdict == "correct"
 
     def as_json(self) -> dict[str, object]:
-        """A JSON-ready dict: verdict, correct, score, matched, missing, confidence, reasons."""
+        """A JSON-ready dict: verdict, correct, score, matched, missing, confidence, reasons, mistakes."""
         return {
             "verdict": self.verdict,
             "correct": self.correct,
@@ -193,6 +195,7 @@ class GradeResult:
             "missing": list(self.missing),
             "confidence": round(self.confidence, 4),
             "reasons": list(self.reasons),
+            "mistakes": list(self.mistakes),
         }
 
 
@@ -573,6 +576,7 @@ class Signals:
         conflicts: answer pieces that contradict the reference, described: a negation it does not
             make, the other one of two contrasted terms, a swapped description (role), the other
             end of a scale (polarity), or one of the item's known misconceptions.
+        misconception: the known misconception the answer states, if any.
     """
 
     n_words: int
@@ -586,6 +590,7 @@ class Signals:
     swap_gain: float = 0.0
     swap_pair: tuple[str, str] | None = None
     conflicts: tuple[str, ...] = ()
+    misconception: str | None = None
 
 
 def question_texts(
@@ -796,8 +801,12 @@ def analyse(
         gain = float((changed @ span_vecs.T).max(axis=1).mean() - best.mean())
         if gain > swap_gain:
             swap_gain, swap_pair = gain, pair
+    stated = _stated_misconception(
+        pieces, groups, span_vecs, rows(targets), misconceptions, rows(misconceptions), relevant, config
+    )
     return replace(
         signals,
+        misconception=None if stated is None else stated[0],
         sim_reference=float(answer_vec @ rows([reference])[0]),
         sim_question=float(answer_vec @ rows([question])[0]),
         semantic=tuple(float(x) for x in semantic),
@@ -807,9 +816,7 @@ def analyse(
         conflicts=(
             *_negation_conflicts(pieces, piece_vecs, targets, rows(targets), config),
             *_polarity_conflicts(pieces, piece_vecs, targets, rows(targets), config),
-            *_misconception_conflicts(
-                pieces, groups, span_vecs, rows(targets), misconceptions, rows(misconceptions), relevant, config
-            ),
+            *(() if stated is None else (f'states a known misconception ("{stated[0]}"): "{stated[1]}"',)),
             *_definition_conflicts(pieces, piece_vecs, targets, rows(targets), contrast_pairs(question), config),
             *(
                 conflict
@@ -983,7 +990,7 @@ def _polarity_conflicts(
     return tuple(found)
 
 
-def _misconception_conflicts(
+def _stated_misconception(
     pieces: Sequence[str],
     groups: Sequence[Sequence[int]],
     span_vecs: Vectors,
@@ -992,15 +999,15 @@ def _misconception_conflicts(
     misconception_vecs: Vectors,
     relevant: npt.NDArray[np.bool_],
     config: GradingConfig,
-) -> tuple[str, ...]:
-    """Spans of the answer (a piece, two adjacent pieces, a sentence) that state a known misconception.
+) -> tuple[str, str] | None:
+    """(misconception, span): a span of the answer (a piece, two adjacent pieces, a sentence) stating one.
 
     A span counts when it matches one of the item's misconceptions at least
     `misconception_similarity` and better, by `misconception_margin`, than any reference clause or
     key point. Spans made only of pieces unrelated to the reference are skipped.
     """
     if not misconceptions:
-        return ()
+        return None
     wrong = span_vecs @ misconception_vecs.T
     right = (span_vecs @ target_vecs.T).max(axis=1)
     for g, group in enumerate(groups):
@@ -1008,9 +1015,8 @@ def _misconception_conflicts(
             continue  # the whole answer is not one claim
         m = int(wrong[g].argmax())
         if wrong[g, m] >= config.misconception_similarity and wrong[g, m] - right[g] >= config.misconception_margin:
-            span = " ".join(pieces[i] for i in group)
-            return (f'states a known misconception ("{misconceptions[m]}"): "{span}"',)
-    return ()
+            return misconceptions[m], " ".join(pieces[i] for i in group)
+    return None
 
 
 def _negation_conflicts(
@@ -1170,7 +1176,7 @@ def grade_free_text(
         embedder: returns L2-normalised vectors, one row per text.
         config: thresholds.
         misconceptions: wrong claims learners typically make on this question; an answer that
-            states one (see `_misconception_conflicts`) is a contradiction.
+            states one (see `_stated_misconception`) is a contradiction.
 
     Returns:
         A new GradeResult; `score` and `confidence` are in 0-1.
@@ -1216,4 +1222,5 @@ def decide(s: Signals, key_points: Sequence[str], config: GradingConfig) -> Grad
         verdict = "incorrect"
         confidence = min(1.0, 0.5 + 2.5 * abs(margin))
     reasons.extend(f"missing key point: {k}" for k in missing)
-    return GradeResult(verdict, score, matched, missing, confidence, tuple(reasons))
+    mistakes = () if s.misconception is None else (s.misconception,)
+    return GradeResult(verdict, score, matched, missing, confidence, tuple(reasons), mistakes)

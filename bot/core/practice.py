@@ -68,6 +68,7 @@ class FreeTextGrade:
     score: float
     matched: tuple[str, ...] = ()
     missing: tuple[str, ...] = ()
+    mistakes: tuple[str, ...] = ()  # known misconceptions the answer states
 
 
 FreeTextGrader = Callable[[FreeTextItem, str], Awaitable[FreeTextGrade]]
@@ -116,6 +117,7 @@ class AnswerResult:
     counts: bool = True
     matched: tuple[str, ...] = ()
     missing: tuple[str, ...] = ()
+    mistakes: tuple[str, ...] = ()
 
     @property
     def correct(self) -> bool:
@@ -430,7 +432,7 @@ class PracticeService:
             if previous is not None and _normalise(previous.answer) == _normalise(answer):
                 return await self._result(item, rec, previous.verdict, previous.score, previous.id, None, True)
             raise AlreadyAnsweredError("you already answered this question in this quiz")
-        verdict, score, matched, missing, counts, self_rating = await self._check(item, rec, answer)
+        verdict, score, matched, missing, counts, self_rating, mistakes = await self._check(item, rec, answer)
         late = time_limit_ms is not None and latency_ms > time_limit_ms
         if late:
             verdict, score = "incorrect", 0.0
@@ -464,13 +466,13 @@ class PracticeService:
             item.concept,
         )
         result = await self._result(
-            item, rec, verdict, score, attempt_id, new_state.due, False, counts, matched, missing
+            item, rec, verdict, score, attempt_id, new_state.due, False, counts, matched, missing, mistakes
         )
         return replace(result, feedback="Time is up: this answer counts as wrong.") if late else result
 
     async def _check(
         self, item: Item, rec: SessionItemRecord, answer: str
-    ) -> tuple[Verdict, float, tuple[str, ...], tuple[str, ...], bool, int | None]:
+    ) -> tuple[Verdict, float, tuple[str, ...], tuple[str, ...], bool, int | None, tuple[str, ...]]:
         if not answer:
             raise InvalidAnswerError("the answer is empty")
         if isinstance(item, McqItem):
@@ -482,28 +484,28 @@ class PracticeService:
             else:
                 raise InvalidAnswerError("answer with a letter A–D")
             right = rec.option_order[shown] == item.answer
-            return ("correct" if right else "incorrect"), float(right), (), (), True, None
+            return ("correct" if right else "incorrect"), float(right), (), (), True, None, ()
         if isinstance(item, TrueFalseItem):
             word = answer.strip().lower()
             if word not in TRUE_WORDS | FALSE_WORDS:
                 raise InvalidAnswerError("answer true or false")
             right = (word in TRUE_WORDS) == item.answer
-            return ("correct" if right else "incorrect"), float(right), (), (), True, None
+            return ("correct" if right else "incorrect"), float(right), (), (), True, None, ()
         if isinstance(item, NumericItem):
             value = _parse_number(answer)
             expected = evaluate_numeric(item, rec.params)
             right = abs(value - expected) <= item.tolerance + 1e-12
-            return ("correct" if right else "incorrect"), float(right), (), (), True, None
+            return ("correct" if right else "incorrect"), float(right), (), (), True, None, ()
         if isinstance(item, FreeTextItem):
             grade = await self.grade_free_text(item, answer)
-            return grade.verdict, grade.score, grade.matched, grade.missing, True, None
+            return grade.verdict, grade.score, grade.matched, grade.missing, True, None, grade.mistakes
         # Flashcards are self-rated: they schedule reviews but never count toward mastery.
         ratings = {"again": 1, "hard": 2, "good": 3, "easy": 4}
         word = answer.strip().lower()
         if word not in ratings:
             raise InvalidAnswerError("rate yourself: again, hard, good or easy")
         verdict: Verdict = "incorrect" if word == "again" else "correct"
-        return verdict, float(word != "again"), (), (), False, ratings[word]
+        return verdict, float(word != "again"), (), (), False, ratings[word], ()
 
     async def _result(
         self,
@@ -517,12 +519,15 @@ class PracticeService:
         counts: bool = True,
         matched: tuple[str, ...] = (),
         missing: tuple[str, ...] = (),
+        mistakes: tuple[str, ...] = (),
     ) -> AnswerResult:
         feedback = {
             "correct": "Correct!",
             "partial": "Partly there: compare with the reference answer (this does not count as correct).",
             "incorrect": "Not quite.",
         }[verdict]
+        if mistakes:
+            feedback = f"Not quite: this is a common misconception — “{mistakes[0]}” is not right."
         return AnswerResult(
             verdict=verdict,
             score=score,
@@ -537,6 +542,7 @@ class PracticeService:
             counts=counts,
             matched=matched,
             missing=missing,
+            mistakes=mistakes,
         )
 
     @staticmethod

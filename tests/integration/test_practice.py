@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import random
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -216,3 +217,26 @@ async def test_reports_disputes_and_item_statistics(engine) -> None:  # type: ig
     stats = {s.item_id: s for s in await store.item_stats([item_id])}
     assert stats[item_id].reports == 1 and stats[item_id].disputes == 1
     assert stats[item_id].attempts >= 1 and stats[item_id].difficulty is not None
+
+
+async def test_a_known_misconception_in_a_free_text_answer_is_named_in_the_feedback(engine) -> None:  # type: ignore[no-untyped-def]
+    item = BANK.item("bias-variance.11")
+    assert isinstance(item, FreeTextItem) and item.misconceptions
+    claim = item.misconceptions[0]
+
+    async def grader(graded: FreeTextItem, answer: str) -> FreeTextGrade:
+        stated = tuple(m for m in graded.misconceptions if m in answer)
+        return FreeTextGrade("incorrect" if stated else "partial", 0.2, mistakes=stated)
+
+    clock = Clock()
+    service = replace(_service(engine, clock), grade_free_text=grader)
+    learner = await SqlLearners(engine).learner_for("cli", "m", clock.now)
+    session = service.build_session(learner, "learn", [item.id], clock.now, timedelta(hours=1))
+    await service.store.create_session(session)
+    result = await service.submit_answer(learner, session.id, 0, f"I think {claim}", latency_ms=20_000, platform="cli")
+    assert result.verdict == "incorrect" and result.mistakes == (claim,)
+    assert "common misconception" in result.feedback and claim in result.feedback
+    other = service.build_session(learner, "learn", [item.id], clock.now, timedelta(hours=1))
+    await service.store.create_session(other)
+    plain = await service.submit_answer(learner, other.id, 0, "Something else.", latency_ms=20_000, platform="cli")
+    assert plain.mistakes == () and "misconception" not in plain.feedback

@@ -65,7 +65,7 @@ def _grade(answer: str, embedder: FakeEmbedder | None = None) -> GradeResult:
 
 def test_result_json_has_the_documented_shape() -> None:
     data = _grade(ANSWER).as_json()
-    assert set(data) == {"verdict", "correct", "score", "matched", "missing", "confidence", "reasons"}
+    assert set(data) == {"verdict", "correct", "score", "matched", "missing", "confidence", "reasons", "mistakes"}
     assert data["verdict"] in {"correct", "partial", "incorrect"}
     assert isinstance(data["correct"], bool)
     assert isinstance(data["score"], float) and 0.0 <= data["score"] <= 1.0
@@ -338,9 +338,9 @@ def test_an_answer_stating_a_known_misconception_is_a_contradiction() -> None:
     )
     found = grade_free_text(QUESTION, REFERENCE, KEY_POINTS, wrong, FakeEmbedder(), misconceptions=misconceptions)
     assert any(r.startswith("contradiction: states a known misconception") for r in found.reasons)
-    assert found.verdict == "incorrect"
+    assert found.verdict == "incorrect" and found.mistakes == misconceptions
     fine = grade_free_text(QUESTION, REFERENCE, KEY_POINTS, ANSWER, FakeEmbedder(), misconceptions=misconceptions)
-    assert not any("misconception" in r for r in fine.reasons)
+    assert not any("misconception" in r for r in fine.reasons) and fine.mistakes == ()
     without = grade_free_text(QUESTION, REFERENCE, KEY_POINTS, wrong, FakeEmbedder())
     assert not any("misconception" in r for r in without.reasons)
 
