@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -123,12 +122,13 @@ def make_practice(
 
     async def grade(item: FreeTextItem, answer: str) -> FreeTextGrade:
         result = await asyncio.to_thread(
-            functools.partial(grade_free_text, misconceptions=item.misconceptions),
+            grade_free_text,
             item.prompt,
             item.reference,
             list(item.key_points),
             answer,
             caching,
+            misconceptions=item.misconceptions,
         )
         return FreeTextGrade(result.verdict, result.score, result.matched, result.missing, result.mistakes)
 

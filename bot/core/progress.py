@@ -187,23 +187,17 @@ class MasteryService:
 
     async def mentor_refusal(self, learner_id: int) -> str | None:
         """Why the mentor must not answer this learner now (an assessment is running), or None."""
-        open_ = await self.open_assessment(learner_id)
-        if open_ is None:
-            return None
-        return (
-            f"You have a {open_.kind} for {open_.stage} running until {_day(open_.deadline)}: "
-            "the mentor answers questions again when it is finished."
-        )
+        return await self._assessment_refusal(learner_id, "the mentor answers questions again when it is finished.")
 
     async def quiz_refusal(self, learner_id: int) -> str | None:
         """Why this learner may not start a practice quiz now (an assessment is running), or None."""
+        return await self._assessment_refusal(learner_id, "finish it (or let it run out) before practising.")
+
+    async def _assessment_refusal(self, learner_id: int, then: str) -> str | None:
         open_ = await self.open_assessment(learner_id)
         if open_ is None:
             return None
-        return (
-            f"Your {open_.kind} for {open_.stage} is running until {_day(open_.deadline)}: "
-            "finish it (or let it run out) before practising."
-        )
+        return f"You have a {open_.kind} for {open_.stage} running until {_day(open_.deadline)}: {then}"
 
     async def _facts(
         self, learner_id: int, concepts: Collection[str] | None = None, *, all_attempts: bool = False

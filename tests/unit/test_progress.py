@@ -475,7 +475,7 @@ async def test_practice_quizzes_are_refused_while_an_assessment_runs_whatever_th
     practice = h.service.practice
     assert practice.quiz_gate is not None, "the mastery service holds practice to its gate"
     start = await h.service.start_assessment(learner, "placement", STAGE)
-    with pytest.raises(PracticeError, match=f"placement for {STAGE} is running until"):
+    with pytest.raises(PracticeError, match=f"You have a placement for {STAGE} running until"):
         await practice.start_quiz(learner, "learn", 3)
     with pytest.raises(PracticeError, match="placement"):
         await practice.start_quiz(learner, "review", 3)
