@@ -62,7 +62,7 @@ class InvalidAnswerError(PracticeError):
 
 @dataclass(frozen=True)
 class FreeTextGrade:
-    """What the free-text grader returns (see bot.core.grading)."""
+    """A graded answer: what the free-text grader returns (see bot.core.grading); exact checks use it too."""
 
     verdict: Verdict
     score: float
@@ -72,6 +72,15 @@ class FreeTextGrade:
 
 
 FreeTextGrader = Callable[[FreeTextItem, str], Awaitable[FreeTextGrade]]
+
+
+@dataclass(frozen=True)
+class _Checked:
+    """An answer checked against its item: the grade, whether it counts toward mastery, a self-rating."""
+
+    grade: FreeTextGrade
+    counts: bool = True  # self-rated flashcards never count
+    self_rating: int | None = None  # the FSRS rating a flashcard answer chose (None: from the verdict)
 
 
 @dataclass(frozen=True)
@@ -430,16 +439,18 @@ class PracticeService:
         if rec.attempt_id is not None:
             previous = await self.store.attempt(rec.attempt_id)
             if previous is not None and _normalise(previous.answer) == _normalise(answer):
-                return await self._result(item, rec, previous.verdict, previous.score, previous.id, None, True)
+                again = _Checked(FreeTextGrade(previous.verdict, previous.score), counts=previous.counts)
+                return await self._result(item, rec, again, previous.id, None, duplicate=True)
             raise AlreadyAnsweredError("you already answered this question in this quiz")
-        verdict, score, matched, missing, counts, self_rating, mistakes = await self._check(item, rec, answer)
+        checked = await self._check(item, rec, answer)
         late = time_limit_ms is not None and latency_ms > time_limit_ms
         if late:
-            verdict, score = "incorrect", 0.0
+            checked = replace(checked, grade=FreeTextGrade("incorrect", 0.0))
+        verdict, score = checked.grade.verdict, checked.grade.score
         now = self.clock()
         card = await self.store.card(learner_id, item.id) or new_card(card_id_for(learner_id, item.id), now)
-        if self_rating is not None:
-            rating = Rating(self_rating)
+        if checked.self_rating is not None:
+            rating = Rating(checked.self_rating)
         else:
             rating = rating_for(verdict, latency_ms / 1000, EXPECTED_SECONDS[item.type])
         new_state, _record = self.srs.review(card, rating, now, self.rng)
@@ -458,21 +469,17 @@ class PracticeService:
                 rating=int(rating),
                 latency_ms=max(0, latency_ms),
                 first_try=first_try,
-                counts=counts,
+                counts=checked.counts,
                 platform=platform,
                 created_at=now,
             ),
             new_state,
             item.concept,
         )
-        result = await self._result(
-            item, rec, verdict, score, attempt_id, new_state.due, False, counts, matched, missing, mistakes
-        )
+        result = await self._result(item, rec, checked, attempt_id, new_state.due, duplicate=False)
         return replace(result, feedback="Time is up: this answer counts as wrong.") if late else result
 
-    async def _check(
-        self, item: Item, rec: SessionItemRecord, answer: str
-    ) -> tuple[Verdict, float, tuple[str, ...], tuple[str, ...], bool, int | None, tuple[str, ...]]:
+    async def _check(self, item: Item, rec: SessionItemRecord, answer: str) -> _Checked:
         if not answer:
             raise InvalidAnswerError("the answer is empty")
         if isinstance(item, McqItem):
@@ -484,43 +491,39 @@ class PracticeService:
             else:
                 raise InvalidAnswerError("answer with a letter A–D")
             right = rec.option_order[shown] == item.answer
-            return ("correct" if right else "incorrect"), float(right), (), (), True, None, ()
+            return _exact(right)
         if isinstance(item, TrueFalseItem):
             word = answer.strip().lower()
             if word not in TRUE_WORDS | FALSE_WORDS:
                 raise InvalidAnswerError("answer true or false")
             right = (word in TRUE_WORDS) == item.answer
-            return ("correct" if right else "incorrect"), float(right), (), (), True, None, ()
+            return _exact(right)
         if isinstance(item, NumericItem):
             value = _parse_number(answer)
             expected = evaluate_numeric(item, rec.params)
             right = abs(value - expected) <= item.tolerance + 1e-12
-            return ("correct" if right else "incorrect"), float(right), (), (), True, None, ()
+            return _exact(right)
         if isinstance(item, FreeTextItem):
-            grade = await self.grade_free_text(item, answer)
-            return grade.verdict, grade.score, grade.matched, grade.missing, True, None, grade.mistakes
+            return _Checked(await self.grade_free_text(item, answer))
         # Flashcards are self-rated: they schedule reviews but never count toward mastery.
         ratings = {"again": 1, "hard": 2, "good": 3, "easy": 4}
         word = answer.strip().lower()
         if word not in ratings:
             raise InvalidAnswerError("rate yourself: again, hard, good or easy")
-        verdict: Verdict = "incorrect" if word == "again" else "correct"
-        return verdict, float(word != "again"), (), (), False, ratings[word], ()
+        return _Checked(_exact(word != "again").grade, counts=False, self_rating=ratings[word])
 
     async def _result(
         self,
         item: Item,
         rec: SessionItemRecord,
-        verdict: Verdict,
-        score: float,
+        checked: _Checked,
         attempt_id: int,
         next_review: datetime | None,
+        *,
         duplicate: bool,
-        counts: bool = True,
-        matched: tuple[str, ...] = (),
-        missing: tuple[str, ...] = (),
-        mistakes: tuple[str, ...] = (),
     ) -> AnswerResult:
+        grade = checked.grade
+        verdict, mistakes = grade.verdict, grade.mistakes
         feedback = {
             "correct": "Correct!",
             "partial": "Partly there: compare with the reference answer (this does not count as correct).",
@@ -530,7 +533,7 @@ class PracticeService:
             feedback = f"Not quite: this is a common misconception — “{mistakes[0]}” is not right."
         return AnswerResult(
             verdict=verdict,
-            score=score,
+            score=grade.score,
             feedback=feedback,
             explanation=item.explanation,
             explanation_long=item.explanation_long,
@@ -539,9 +542,9 @@ class PracticeService:
             next_review=next_review,
             attempt_id=attempt_id,
             duplicate=duplicate,
-            counts=counts,
-            matched=matched,
-            missing=missing,
+            counts=checked.counts,
+            matched=grade.matched,
+            missing=grade.missing,
             mistakes=mistakes,
         )
 
@@ -572,3 +575,8 @@ class PracticeService:
             raise PracticeError("that answer does not exist (or is not yours)")
         reason = reason.strip()[:1000] or "no reason given"
         return await self.store.add_flag(attempt.item_id, learner_id, attempt_id, "dispute", reason, self.clock())
+
+
+def _exact(right: bool) -> _Checked:
+    """The check of an answer that is simply right or wrong (multiple choice, true/false, numeric)."""
+    return _Checked(FreeTextGrade("correct" if right else "incorrect", float(right)))
