@@ -14,6 +14,8 @@ from bot.core.practice import (
     AlreadyAnsweredError,
     AttemptRecord,
     DailyCounts,
+    FlagRow,
+    ItemStats,
     NewAttempt,
     SessionRecord,
 )
@@ -49,31 +51,6 @@ def _utc_card(card: CardState) -> CardState:
     if card.due.tzinfo is UTC and (card.last_review is None or card.last_review.tzinfo is UTC):
         return card
     return replace(card, due=_utc(card.due), last_review=_utc_or_none(card.last_review))
-
-
-@dataclass(frozen=True)
-class FlagRow:
-    """An item flag as listed for admins (same fields as bot.storage.practice.FlagRow)."""
-
-    id: int
-    item_id: str
-    kind: str
-    reason: str
-    status: str
-    created_at: datetime
-    attempt_id: int | None
-
-
-@dataclass(frozen=True)
-class ItemStats:
-    """Per-item first-try statistics (same meaning as bot.storage.practice.ItemStats)."""
-
-    item_id: str
-    attempts: int
-    difficulty: float | None
-    discrimination: float | None
-    reports: int
-    disputes: int
 
 
 @dataclass

@@ -6,7 +6,7 @@ import hashlib
 import random
 import re
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Literal, Protocol
@@ -167,6 +167,36 @@ class AttemptRecord:
 
 
 @dataclass(frozen=True)
+class FlagRow:
+    """A learner's report on an item or dispute of a grade, as listed for admins."""
+
+    id: int
+    item_id: str
+    kind: str  # "report", "dispute", or "fast" (an assessment answer implausibly quick)
+    reason: str
+    status: str
+    created_at: datetime
+    attempt_id: int | None
+
+
+@dataclass(frozen=True)
+class ItemStats:
+    """Per-item statistics over first-try attempts that count.
+
+    `difficulty` is the share answered correctly (classical p-value, 0–1: low = hard);
+    `discrimination` is the point-biserial correlation between being right on this item and the
+    learner's accuracy on all other items (−1..1; low or negative = the item misleads good learners).
+    """
+
+    item_id: str
+    attempts: int
+    difficulty: float | None
+    discrimination: float | None
+    reports: int
+    disputes: int
+
+
+@dataclass(frozen=True)
 class NewAttempt:
     learner_id: int
     item_id: str
@@ -217,6 +247,10 @@ class PracticeStore(Protocol):
     async def add_flag(
         self, item_id: str, learner_id: int, attempt_id: int | None, kind: str, reason: str, at: datetime
     ) -> int: ...
+
+    async def flags(self, status: str = "open") -> list[FlagRow]: ...
+
+    async def item_stats(self, item_ids: Sequence[str]) -> list[ItemStats]: ...
 
 
 @dataclass(frozen=True)

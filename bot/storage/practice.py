@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import and_, case, func, insert, select, update
@@ -15,6 +14,8 @@ from bot.core.practice import (
     AlreadyAnsweredError,
     AttemptRecord,
     DailyCounts,
+    FlagRow,
+    ItemStats,
     NewAttempt,
     SessionItemRecord,
     SessionRecord,
@@ -68,34 +69,6 @@ def _card(m: object) -> CardState:
         due=row["due"],
         last_review=row["last_review"],
     )
-
-
-@dataclass(frozen=True)
-class FlagRow:
-    id: int
-    item_id: str
-    kind: str
-    reason: str
-    status: str
-    created_at: datetime
-    attempt_id: int | None
-
-
-@dataclass(frozen=True)
-class ItemStats:
-    """Per-item statistics over first-try attempts that count.
-
-    `difficulty` is the share answered correctly (classical p-value, 0–1: low = hard);
-    `discrimination` is the point-biserial correlation between being right on this item and the
-    learner's accuracy on all other items (−1..1; low or negative = the item misleads good learners).
-    """
-
-    item_id: str
-    attempts: int
-    difficulty: float | None
-    discrimination: float | None
-    reports: int
-    disputes: int
 
 
 class SqlPracticeStore:
