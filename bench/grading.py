@@ -2,7 +2,7 @@
 
     python -m bench.grading [--quick] [--out FILE] [--torch-threads N]
 
-The held-out cases are tests/data/grading_holdout.yaml, grading_holdout2.yaml and 3: answers to the
+The held-out cases are tests/data/grading_holdout.yaml, grading_holdout2.yaml, 3 and 4: answers to the
 question bank's own .11 free-text items, written without running or reading the grader; the
 thresholds were tuned on other cases only. Each answer is graded with its item's misconceptions.
 
@@ -34,7 +34,7 @@ from bot.core.questions import FreeTextItem, load_bank
 
 NAME = "grading"
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
-HELD_OUT = tuple(DATA / f"grading_holdout{n}.yaml" for n in ("", "2", "3"))
+HELD_OUT = tuple(DATA / f"grading_holdout{n}.yaml" for n in ("", "2", "3", "4"))
 BANK = Path(__file__).resolve().parents[1] / "knowledge" / "questions"
 WARMUP = 3
 QUICK_COLD_CASES = 10

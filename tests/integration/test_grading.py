@@ -18,14 +18,14 @@ TUNING = (DATA / "grading_cases.yaml", DATA / "grading_bank.yaml")
 # ... and is measured on these: answers to the question bank's own .11 free-text items, each set
 # written by a separate session without running or reading the grader or the other grading data,
 # committed before the grader changes that followed.
-HELD_OUT = tuple(DATA / f"grading_holdout{n}.yaml" for n in ("", "2", "3"))
-# The targets (measured 2026-12-02 on the three sets, 612 answers: false-accept 0.062,
-# true-accept 0.745).
+HELD_OUT = tuple(DATA / f"grading_holdout{n}.yaml" for n in ("", "2", "3", "4"))
+# The targets (measured 2026-12-02 on the four sets, 816 answers: false-accept 0.063,
+# true-accept 0.691; the fourth writer reworded its right answers away from the reference's phrasing).
 MAX_FALSE_ACCEPT = 0.03
 MIN_TRUE_ACCEPT = 0.80
 # What the grader achieves today: a regression guard, so it can only get better.
 REGRESSION_MAX_FALSE_ACCEPT = 0.07
-REGRESSION_MIN_TRUE_ACCEPT = 0.74
+REGRESSION_MIN_TRUE_ACCEPT = 0.68
 
 CLIPPING = {
     "question": "What is gradient clipping and why is it used?",
@@ -209,7 +209,7 @@ def test_the_held_out_set_shares_no_question_with_the_tuning_set() -> None:
     tuning, held_out = [c for path in TUNING for c in _load(path)], [c for path in HELD_OUT for c in _load(path)]
     assert {c["question"] for c in tuning}.isdisjoint({c["question"] for c in held_out})
     assert {c["label"] for c in held_out} == {"correct", "incorrect"}
-    assert len(held_out) >= 600
+    assert len(held_out) >= 800
 
 
 @pytest.fixture(scope="module")
@@ -234,7 +234,7 @@ def test_held_out_rates_do_not_regress(held_out_rates: tuple[float, float, dict[
 @pytest.mark.xfail(
     strict=True,
     reason=(
-        "open: on answers to the bank's own items the grader reaches 6.2% held-out false-accept at 74.5% "
+        "open: on answers to the bank's own items the grader reaches 6.3% held-out false-accept at 69.1% "
         "true-accept; targets 3% and 80% (see README, Grading)"
     ),
 )

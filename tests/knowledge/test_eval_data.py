@@ -17,7 +17,7 @@ KNOWLEDGE = ROOT / "knowledge"
 RETRIEVAL_EVAL = ROOT / "tests" / "data" / "retrieval_eval.yaml"
 DATA = ROOT / "tests" / "data"
 # Tuning sets (the grader's thresholds were chosen on these) and the held-out set (measured only).
-HELD_OUT_FILES = ("grading_holdout.yaml", "grading_holdout2.yaml", "grading_holdout3.yaml")
+HELD_OUT_FILES = tuple(f"grading_holdout{n}.yaml" for n in ("", "2", "3", "4"))
 GRADING_FILES = ("grading_cases.yaml", "grading_bank.yaml", *HELD_OUT_FILES)
 
 SHARED_RUN = 6  # consecutive words an eval question may not share with the knowledge base
