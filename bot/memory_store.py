@@ -18,6 +18,7 @@ from bot.core.practice import (
     ItemStats,
     NewAttempt,
     SessionRecord,
+    item_statistics,
 )
 from bot.core.records import (
     AssessmentRecord,
@@ -63,6 +64,24 @@ class _Flag:
     reason: str
     status: str
     created_at: datetime
+    resolved_at: datetime | None = None
+    resolved_by: str | None = None
+    note: str = ""
+
+    def row(self) -> FlagRow:
+        return FlagRow(
+            id=self.id,
+            item_id=self.item_id,
+            kind=self.kind,
+            reason=self.reason,
+            status=self.status,
+            created_at=self.created_at,
+            attempt_id=self.attempt_id,
+            learner_id=self.learner_id,
+            resolved_at=self.resolved_at,
+            resolved_by=self.resolved_by,
+            note=self.note,
+        )
 
 
 @dataclass
@@ -126,6 +145,7 @@ class MemoryStore:
         self._attempts: dict[int, tuple[AttemptView, float]] = {}
         self._logs: dict[int, _Log] = {}
         self._flags: list[_Flag] = []
+        self._upheld: set[int] = set()  # attempts whose dispute an admin upheld: they count as correct
         self._assessments: dict[str, AssessmentRecord] = {}
         self._awards: dict[int, AwardRecord] = {}
         self._award_of: dict[tuple[int, str], int] = {}
@@ -294,6 +314,7 @@ class MemoryStore:
             score=score,
             created_at=view.created_at,
             counts=view.counts,
+            kind=view.kind,
         )
 
     async def add_flag(
@@ -304,40 +325,33 @@ class MemoryStore:
         self._flags.append(_Flag(flag_id, item_id, learner_id, attempt_id, kind, reason, "open", _utc(at)))
         return flag_id
 
-    async def flags(self, status: str = "open") -> list[FlagRow]:
-        found = sorted((f for f in self._flags if f.status == status), key=lambda f: (f.created_at, f.id))
-        return [FlagRow(f.id, f.item_id, f.kind, f.reason, f.status, f.created_at, f.attempt_id) for f in found]
+    async def flags(self, status: str | None = "open") -> list[FlagRow]:
+        found = sorted((f for f in self._flags if status in (None, f.status)), key=lambda f: (f.created_at, f.id))
+        return [f.row() for f in found]
+
+    async def flag(self, flag_id: int) -> FlagRow | None:
+        return next((f.row() for f in self._flags if f.id == flag_id), None)
+
+    async def resolve_flag(self, flag_id: int, status: str, by: str, note: str, at: datetime) -> FlagRow | None:
+        flag = next((f for f in self._flags if f.id == flag_id and f.status == "open"), None)
+        if flag is None:
+            return None
+        flag.status, flag.resolved_by, flag.resolved_at, flag.note = status, by, _utc(at), note
+        if status == "upheld" and flag.kind == "dispute" and flag.attempt_id is not None:
+            self._upheld.add(flag.attempt_id)
+        return flag.row()
 
     async def item_stats(self, item_ids: Sequence[str]) -> list[ItemStats]:
         """Difficulty, discrimination and flag counts for the given items (an admin report: O(attempts))."""
-        per_learner: dict[int, list[tuple[str, float]]] = {}
-        for view, score in self._attempts.values():
-            if view.first_try and view.counts:
-                per_learner.setdefault(view.learner_id, []).append((view.item_id, 1.0 if score >= 1.0 else 0.0))
-        out = []
-        for item_id in item_ids:
-            xs: list[float] = []
-            ys: list[float] = []
-            n, right = 0, 0.0
-            for answers in per_learner.values():
-                mine = [s for i, s in answers if i == item_id]
-                others = [s for i, s in answers if i != item_id]
-                n += len(mine)
-                right += sum(mine)
-                if mine and others:
-                    xs.append(mine[0])
-                    ys.append(sum(others) / len(others))
-            out.append(
-                ItemStats(
-                    item_id=item_id,
-                    attempts=n,
-                    difficulty=right / n if n else None,
-                    discrimination=_correlation(xs, ys),
-                    reports=sum(1 for f in self._flags if f.item_id == item_id and f.kind == "report"),
-                    disputes=sum(1 for f in self._flags if f.item_id == item_id and f.kind == "dispute"),
-                )
-            )
-        return out
+        first = (
+            (view.learner_id, view.item_id, 1.0 if view.id in self._upheld else score)
+            for view, score in self._attempts.values()
+            if view.first_try and view.counts
+        )
+        counts: dict[tuple[str, str], int] = {}
+        for f in self._flags:
+            counts[(f.item_id, f.kind)] = counts.get((f.item_id, f.kind), 0) + 1
+        return item_statistics(item_ids, first, counts)
 
     # --- the attempt log and what was shown -----------------------------------------------
 
@@ -352,9 +366,15 @@ class MemoryStore:
             if since is not None:
                 cut = _utc(since)
                 picked = [v for v in picked if v.created_at >= cut]
-            return sorted(picked, key=lambda v: (v.created_at, v.id))
+            return self._effective(sorted(picked, key=lambda v: (v.created_at, v.id)))
         start = 0 if since is None else bisect_left(log.times, _utc(since))
-        return log.views[start:]
+        return self._effective(log.views[start:])
+
+    def _effective(self, views: list[AttemptView]) -> list[AttemptView]:
+        """The views with the verdicts that count: "correct" where an admin upheld a dispute."""
+        if not self._upheld:
+            return views
+        return [replace(v, verdict="correct") if v.id in self._upheld else v for v in views]
 
     async def shown_since(self, learner_id: int, since: datetime) -> set[str]:
         sessions = self._sessions_of.get(learner_id, [])
@@ -710,15 +730,3 @@ class MemoryStore:
         found = [e for e in self._audit if learner_id is None or e.learner_id == learner_id]
         found.sort(key=lambda e: (e.at, e.id), reverse=True)
         return [replace(e, details=copy.deepcopy(e.details)) for e in found[:limit]]
-
-
-def _correlation(xs: list[float], ys: list[float]) -> float | None:
-    n = len(xs)
-    if n < 3:
-        return None
-    mx, my = sum(xs) / n, sum(ys) / n
-    sxx = sum((x - mx) ** 2 for x in xs)
-    syy = sum((y - my) ** 2 for y in ys)
-    if sxx == 0 or syy == 0:
-        return None
-    return float(sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / (sxx * syy) ** 0.5)

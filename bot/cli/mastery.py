@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import typer
 from rich.markup import escape
@@ -22,7 +22,7 @@ from bot.app import make_embedder, make_mastery, make_practice, prepare_database
 from bot.cli.common import database, fail, out, print_json, settings_of
 from bot.config import Settings
 from bot.core.content import ContentError
-from bot.core.practice import PracticeError
+from bot.core.practice import FLAG_STATUSES, PracticeError
 from bot.core.progress import AwardDecision, MasteryService
 from bot.core.questions import QuestionBank
 from bot.core.records import Progress
@@ -31,6 +31,7 @@ from bot.storage.practice import SqlLearners
 T = TypeVar("T")
 LOCAL_IDENTITY = ("cli", "local")  # the terminal mentor's learner
 MILESTONE_STATUSES = ("pending", "approved", "rejected", "all")
+FLAG_LIST_STATUSES = (*FLAG_STATUSES, "all")
 DELIVERY_STATUSES = ("pending", "unreachable", "delivered")
 LearnerOption = Annotated[
     str | None,
@@ -416,6 +417,94 @@ def admin_review(
             out.print(f"  - {escape(line)}", highlight=False)
 
 
+def admin_flags(
+    ctx: typer.Context,
+    status: Annotated[str, typer.Option("--status", help="open, upheld, rejected, closed or all.")] = "open",
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Learners' reports and disputes, one by one, with the disputed answer; resolve with `mentor admin resolve ID`."""
+    if status not in FLAG_LIST_STATUSES:
+        fail(f"--status takes: {', '.join(FLAG_LIST_STATUSES)}")
+
+    async def work(cli: MasteryCli) -> list[dict[str, Any]]:
+        practice = cli.mastery.practice
+        rows = []
+        for flag in await practice.store.flags(None if status == "all" else status):
+            row = plain(asdict(flag))
+            try:
+                item = practice.bank.item(flag.item_id)
+                row["prompt"] = item.prompt if hasattr(item, "prompt") else getattr(item, "front", "")
+                row["reference"] = getattr(item, "reference", None)
+            except KeyError:
+                row["prompt"], row["reference"] = None, None  # no longer in the bank
+            attempt = None if flag.attempt_id is None else await practice.store.attempt(flag.attempt_id)
+            row["answer"] = (
+                None
+                if attempt is None
+                else {
+                    "text": attempt.answer,
+                    "verdict": attempt.verdict,
+                    "quiz": attempt.kind,
+                    "at": attempt.created_at.isoformat(),
+                }
+            )
+            rows.append(row)
+        return rows
+
+    rows = run_mastery(settings_of(ctx), work)
+    if as_json:
+        print_json(rows)
+        return
+    for r in rows:
+        who = "learner " + str(r["learner_id"]) if r["learner_id"] is not None else "a forgotten learner"
+        out.print(
+            f"[bold]#{r['id']}[/] {r['kind']} · {escape(r['item_id'])} · {who} · {str(r['created_at'])[:16]} · "
+            f"{r['status']}",
+            highlight=False,
+        )
+        if r["prompt"]:
+            out.print(f"  Q: {escape(str(r['prompt']))}", highlight=False)
+        answer = r["answer"]
+        if answer is not None:
+            out.print(f"  A ({answer['quiz']}, graded {answer['verdict']}): {escape(answer['text'])}", highlight=False)
+        if r["reference"]:
+            out.print(f"  [dim]reference: {escape(str(r['reference']))}[/]", highlight=False)
+        out.print(f"  reason: {escape(r['reason'])}", highlight=False)
+        if r["resolved_by"]:
+            note = f": {escape(r['note'])}" if r["note"] else ""
+            out.print(f"  [dim]{r['status']} by {escape(r['resolved_by'])}{note}[/]", highlight=False)
+    if not rows:
+        out.print(f"No {'' if status == 'all' else status + ' '}reports or disputes.")
+
+
+def admin_resolve(
+    ctx: typer.Context,
+    flag_id: Annotated[int, typer.Argument(help="The report's or dispute's id (see `mentor admin flags`).")],
+    uphold: Annotated[
+        bool, typer.Option("--uphold", help="The learner is right (a disputed practice answer then counts as correct).")
+    ] = False,
+    reject: Annotated[bool, typer.Option("--reject", help="The grade or the item stands.")] = False,
+    close: Annotated[bool, typer.Option("--close", help="Acknowledged; nothing changes.")] = False,
+    note: Annotated[str, typer.Option("--note", help="Why, for the audit log.")] = "",
+) -> None:
+    """Resolve a report or dispute; upholding a dispute regrades the practice answer as correct (audited)."""
+    chosen = [name for name, on in (("uphold", uphold), ("reject", reject), ("close", close)) if on]
+    if len(chosen) != 1:
+        fail("give exactly one of --uphold, --reject or --close")
+    decision: Literal["uphold", "reject", "close"] = chosen[0]  # type: ignore[assignment]
+
+    async def work(cli: MasteryCli) -> tuple[Any, AwardDecision | None]:
+        return await cli.mastery.resolve_flag(flag_id, decision, actor(), note)
+
+    flag, award = run_mastery(settings_of(ctx), work)
+    effect = ""
+    if flag.status == "upheld" and flag.kind == "dispute":
+        effect = ": the answer now counts as correct"
+    out.print(f"{flag.kind.capitalize()} #{flag.id} ({flag.item_id}) {flag.status}{effect}.", highlight=False)
+    if award is not None:
+        print_award(award)
+
+
 def admin_audit(
     ctx: typer.Context,
     learner: Annotated[str | None, typer.Option("--learner", help="Only entries about this learner.")] = None,
@@ -492,5 +581,7 @@ def register(app: typer.Typer, admin_app: typer.Typer) -> None:
     admin_app.command("awards")(admin_awards)
     admin_app.command("milestones")(admin_milestones)
     admin_app.command("review")(admin_review)
+    admin_app.command("flags")(admin_flags)
+    admin_app.command("resolve")(admin_resolve)
     admin_app.command("audit")(admin_audit)
     admin_app.command("deliveries")(admin_deliveries)

@@ -340,9 +340,13 @@ class TerminalMentor:
             if self.last_attempt_id is None:
                 out.print("Nothing to dispute yet.")
                 return
-            await self.practice.dispute_grade(
-                self.learner_id, self.last_attempt_id, arg or "disputed from the terminal"
-            )
+            try:
+                await self.practice.dispute_grade(
+                    self.learner_id, self.last_attempt_id, arg or "disputed from the terminal"
+                )
+            except PracticeError as exc:
+                out.print(str(exc))
+                return
             out.print("Dispute queued: an admin will re-check that grade.")
 
     # --- checkpoints, re-checks, placements ---------------------------------------------

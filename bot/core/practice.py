@@ -6,7 +6,7 @@ import hashlib
 import random
 import re
 import secrets
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Literal, Protocol
@@ -156,6 +156,8 @@ class SessionRecord:
 
 @dataclass(frozen=True)
 class AttemptRecord:
+    """One answer as it was graded (an upheld dispute does not change it; see `FlagRow`)."""
+
     id: int
     learner_id: int
     item_id: str
@@ -164,11 +166,17 @@ class AttemptRecord:
     score: float
     created_at: datetime
     counts: bool
+    kind: str = "learn"  # the quiz kind: learn, review, or an assessment (checkpoint, ...)
 
 
 @dataclass(frozen=True)
 class FlagRow:
-    """A learner's report on an item or dispute of a grade, as listed for admins."""
+    """A learner's report on an item or dispute of a grade, as listed for admins.
+
+    `status` is "open" until an admin resolves it: "upheld" (for a dispute of a practice
+    answer, the answer then counts as correct wherever verdicts are read: levels, item
+    statistics), "rejected" (the grade or item stands) or "closed" (acknowledged, nothing changed).
+    """
 
     id: int
     item_id: str
@@ -177,6 +185,13 @@ class FlagRow:
     status: str
     created_at: datetime
     attempt_id: int | None
+    learner_id: int | None = None
+    resolved_at: datetime | None = None
+    resolved_by: str | None = None
+    note: str = ""
+
+
+FLAG_STATUSES = ("open", "upheld", "rejected", "closed")
 
 
 @dataclass(frozen=True)
@@ -248,7 +263,15 @@ class PracticeStore(Protocol):
         self, item_id: str, learner_id: int, attempt_id: int | None, kind: str, reason: str, at: datetime
     ) -> int: ...
 
-    async def flags(self, status: str = "open") -> list[FlagRow]: ...
+    async def flags(self, status: str | None = "open") -> list[FlagRow]:
+        """Flags with this status (None: all), oldest first."""
+        ...
+
+    async def flag(self, flag_id: int) -> FlagRow | None: ...
+
+    async def resolve_flag(self, flag_id: int, status: str, by: str, note: str, at: datetime) -> FlagRow | None:
+        """Set an open flag's status; None when it does not exist or is no longer open (atomic)."""
+        ...
 
     async def item_stats(self, item_ids: Sequence[str]) -> list[ItemStats]: ...
 
@@ -262,6 +285,55 @@ class PracticeConfig:
     catch_up_days: int = 7
     session_ttl: timedelta = timedelta(hours=2)
     max_items: int = 20
+
+
+def item_statistics(
+    item_ids: Sequence[str],
+    first_tries: Iterable[tuple[int, str, float]],
+    flag_counts: Mapping[tuple[str, str], int],
+) -> list[ItemStats]:
+    """`ItemStats` per item from (learner, item, score) of first-try attempts that count (score
+    1.0 = right) and flag counts per (item, kind); the same figures from every store."""
+    per_learner: dict[int, list[tuple[str, float]]] = {}
+    for learner_id, item_id, score in first_tries:
+        per_learner.setdefault(learner_id, []).append((item_id, 1.0 if score >= 1.0 else 0.0))
+    out = []
+    for item_id in item_ids:
+        xs: list[float] = []
+        ys: list[float] = []
+        n, right = 0, 0.0
+        for answers in per_learner.values():
+            mine = [s for i, s in answers if i == item_id]
+            others = [s for i, s in answers if i != item_id]
+            n += len(mine)
+            right += sum(mine)
+            if mine and others:
+                xs.append(mine[0])
+                ys.append(sum(others) / len(others))
+        out.append(
+            ItemStats(
+                item_id=item_id,
+                attempts=n,
+                difficulty=right / n if n else None,
+                discrimination=_correlation(xs, ys),
+                reports=flag_counts.get((item_id, "report"), 0),
+                disputes=flag_counts.get((item_id, "dispute"), 0),
+            )
+        )
+    return out
+
+
+def _correlation(xs: list[float], ys: list[float]) -> float | None:
+    """Pearson's r (point-biserial when xs are 0/1); None below 3 pairs or without variance."""
+    n = len(xs)
+    if n < 3:
+        return None
+    mx, my = sum(xs) / n, sum(ys) / n
+    sxx = sum((x - mx) ** 2 for x in xs)
+    syy = sum((y - my) ** 2 for y in ys)
+    if sxx == 0 or syy == 0:
+        return None
+    return float(sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / (sxx * syy) ** 0.5)
 
 
 def card_id_for(learner_id: int, item_id: str) -> int:
@@ -603,10 +675,20 @@ class PracticeService:
         return await self.store.add_flag(item_id, learner_id, None, "report", reason, self.clock())
 
     async def dispute_grade(self, learner_id: int, attempt_id: int, reason: str) -> int:
-        """Queue one of the learner's own graded attempts for an admin's second look."""
+        """Queue one of the learner's own graded attempts for an admin's second look (once per answer)."""
         attempt = await self.store.attempt(attempt_id)
         if attempt is None or attempt.learner_id != learner_id:
             raise PracticeError("that answer does not exist (or is not yours)")
+        if attempt.verdict == "correct":
+            raise PracticeError(
+                "that answer was graded correct: there is nothing to dispute (if the grading was too generous, "
+                "report the question)"
+            )
+        earlier = [f for f in await self.store.flags(None) if f.kind == "dispute" and f.attempt_id == attempt_id]
+        if any(f.status == "open" for f in earlier):
+            raise PracticeError("you already disputed that answer: an admin will look at it")
+        if earlier:
+            raise PracticeError(f"an admin already looked at that answer ({earlier[-1].status})")
         reason = reason.strip()[:1000] or "no reason given"
         return await self.store.add_flag(attempt.item_id, learner_id, attempt_id, "dispute", reason, self.clock())
 

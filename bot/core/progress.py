@@ -33,6 +33,7 @@ from bot.core.mastery import LEVELS, GradedAttempt, MasteryRules, concept_master
 from bot.core.practice import (
     EXPECTED_SECONDS,
     AnswerResult,
+    FlagRow,
     PracticeError,
     PracticeService,
     QuizSession,
@@ -526,6 +527,58 @@ class MasteryService:
         )
         award = await self.try_award(reviewed.learner_id, reviewed.stage) if approve else None
         return reviewed, award
+
+    # --- reports and disputes -----------------------------------------------------------
+
+    async def resolve_flag(
+        self, flag_id: int, decision: Literal["uphold", "reject", "close"], actor: str, note: str = ""
+    ) -> tuple[FlagRow, AwardDecision | None]:
+        """An admin resolves a learner's report or dispute (audited).
+
+        Upholding a dispute of a practice answer makes it count as correct from then on (levels,
+        item statistics; the attempt log keeps the original grade) and may complete a stage award.
+        Assessment answers are final: a dispute of one can be rejected or closed, not upheld (fix
+        the item, and grant the stage by hand if the learner deserves it). Upholding a report or a
+        "fast" flag records the admin's agreement and changes no grade.
+        """
+        flag = await self.practice.store.flag(flag_id)
+        if flag is None:
+            raise PracticeError(f"flag #{flag_id} does not exist")
+        if flag.status != "open":
+            raise PracticeError(f"flag #{flag_id} was already resolved: {flag.status} by {flag.resolved_by}")
+        attempt = None if flag.attempt_id is None else await self.practice.store.attempt(flag.attempt_id)
+        regrade = decision == "uphold" and flag.kind == "dispute"
+        if regrade and (attempt is None or attempt.kind in ASSESSMENT_KINDS):
+            raise PracticeError(
+                "assessment answers are final and are not regraded: reject or close the dispute; if the item is "
+                "wrong, fix it, and grant the stage by hand (mentor admin grant) if the learner deserves it"
+            )
+        status = {"uphold": "upheld", "reject": "rejected", "close": "closed"}[decision]
+        now = self.clock()
+        resolved = await self.practice.store.resolve_flag(flag_id, status, actor, note.strip()[:1000], now)
+        if resolved is None:  # resolved by someone else in the meantime
+            raise PracticeError(f"flag #{flag_id} was already resolved")
+        stage = None if attempt is None else self._stage_of_item(attempt.item_id)
+        await self.store.add_audit(
+            now,
+            actor,
+            f"{flag.kind}-{status}",
+            flag.learner_id,
+            stage,
+            note.strip(),
+            {"flag": flag_id, "item": flag.item_id, "attempt": flag.attempt_id},
+        )
+        award = None
+        if regrade and stage is not None and flag.learner_id is not None:
+            award = await self.try_award(flag.learner_id, stage)
+        return resolved, award
+
+    def _stage_of_item(self, item_id: str) -> str | None:
+        """The stage an item tests; None for an item no longer in the bank."""
+        try:
+            return CONCEPT_STAGE.get(self.practice.bank.item(item_id).concept)
+        except KeyError:
+            return None
 
     # --- settings ------------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ from bot.core.records import (
 )
 from bot.core.srs import CardState
 from bot.storage import tables as t
+from bot.storage.practice import effective_verdict
 
 DELIVERY_OUTCOMES = ("delivered", "unreachable", "pending")
 # Tables whose rows follow a learner through merge_learners (awards and cards are special cases).
@@ -142,7 +143,7 @@ _ATTEMPT_COLUMNS = (
     t.attempts.c.concept,
     t.attempts.c.kind,
     t.attempts.c.session_id,
-    t.attempts.c.verdict,
+    effective_verdict(),
     t.attempts.c.counts,
     t.attempts.c.first_try,
     t.attempts.c.latency_ms,

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, case, func, insert, select, update
+from sqlalchemy import Exists, Label, Row, and_, case, exists, func, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -19,6 +20,7 @@ from bot.core.practice import (
     NewAttempt,
     SessionItemRecord,
     SessionRecord,
+    item_statistics,
 )
 from bot.core.srs import CardState
 from bot.storage import tables as t
@@ -249,6 +251,7 @@ class SqlPracticeStore:
             score=m["score"],
             created_at=m["created_at"],
             counts=m["counts"],
+            kind=m["kind"],
         )
 
     async def add_flag(
@@ -272,32 +275,37 @@ class SqlPracticeStore:
                 ).scalar_one()
             )
 
-    async def flags(self, status: str = "open") -> list[FlagRow]:
+    async def flags(self, status: str | None = "open") -> list[FlagRow]:
+        query = select(t.item_flags).order_by(t.item_flags.c.created_at, t.item_flags.c.id)
+        if status is not None:
+            query = query.where(t.item_flags.c.status == status)
         async with self.engine.connect() as conn:
-            rows = (
+            rows = (await conn.execute(query)).all()
+        return [_flag(r) for r in rows]
+
+    async def flag(self, flag_id: int) -> FlagRow | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(t.item_flags).where(t.item_flags.c.id == flag_id))).first()
+        return None if row is None else _flag(row)
+
+    async def resolve_flag(self, flag_id: int, status: str, by: str, note: str, at: datetime) -> FlagRow | None:
+        async with self.engine.begin() as conn:
+            row = (
                 await conn.execute(
-                    select(t.item_flags).where(t.item_flags.c.status == status).order_by(t.item_flags.c.created_at)
+                    update(t.item_flags)
+                    .where(t.item_flags.c.id == flag_id, t.item_flags.c.status == "open")
+                    .values(status=status, resolved_by=by, resolved_at=at, note=note)
+                    .returning(*t.item_flags.c)
                 )
-            ).all()
-        return [
-            FlagRow(
-                r._mapping["id"],
-                r._mapping["item_id"],
-                r._mapping["kind"],
-                r._mapping["reason"],
-                r._mapping["status"],
-                r._mapping["created_at"],
-                r._mapping["attempt_id"],
-            )
-            for r in rows
-        ]
+            ).first()
+        return None if row is None else _flag(row)
 
     async def item_stats(self, item_ids: Sequence[str]) -> list[ItemStats]:
-        """Difficulty, discrimination and flag counts for the given items."""
+        """Difficulty, discrimination and flag counts for the given items (upheld disputes count as right)."""
         async with self.engine.connect() as conn:
             first = (
                 await conn.execute(
-                    select(t.attempts.c.learner_id, t.attempts.c.item_id, t.attempts.c.score).where(
+                    select(t.attempts.c.learner_id, t.attempts.c.item_id, effective_score()).where(
                         t.attempts.c.first_try.is_(True), t.attempts.c.counts.is_(True)
                     )
                 )
@@ -310,41 +318,40 @@ class SqlPracticeStore:
                 )
             ).all()
         flags = {(r[0], r[1]): int(r[2]) for r in flag_rows}
-        per_learner: dict[int, list[tuple[str, float]]] = {}
-        for learner_id, item_id, score in first:
-            per_learner.setdefault(learner_id, []).append((item_id, 1.0 if score >= 1.0 else 0.0))
-        out = []
-        for item_id in item_ids:
-            xs: list[float] = []
-            ys: list[float] = []
-            for answers in per_learner.values():
-                mine = [s for i, s in answers if i == item_id]
-                others = [s for i, s in answers if i != item_id]
-                if mine and others:
-                    xs.append(mine[0])
-                    ys.append(sum(others) / len(others))
-            n = sum(1 for answers in per_learner.values() for i, _ in answers if i == item_id)
-            right = sum(s for answers in per_learner.values() for i, s in answers if i == item_id)
-            out.append(
-                ItemStats(
-                    item_id=item_id,
-                    attempts=n,
-                    difficulty=right / n if n else None,
-                    discrimination=_correlation(xs, ys),
-                    reports=flags.get((item_id, "report"), 0),
-                    disputes=flags.get((item_id, "dispute"), 0),
-                )
-            )
-        return out
+        return item_statistics(item_ids, ((r[0], r[1], float(r[2])) for r in first), flags)
 
 
-def _correlation(xs: list[float], ys: list[float]) -> float | None:
-    n = len(xs)
-    if n < 3:
-        return None
-    mx, my = sum(xs) / n, sum(ys) / n
-    sxx = sum((x - mx) ** 2 for x in xs)
-    syy = sum((y - my) ** 2 for y in ys)
-    if sxx == 0 or syy == 0:
-        return None
-    return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / (sxx * syy) ** 0.5
+def _upheld() -> Exists:
+    """Whether the attempt in the enclosing query has an upheld dispute (ix_item_flags_attempt_id)."""
+    return exists().where(
+        t.item_flags.c.attempt_id == t.attempts.c.id,
+        t.item_flags.c.kind == "dispute",
+        t.item_flags.c.status == "upheld",
+    )
+
+
+def effective_verdict() -> Label[str]:
+    """attempts.verdict, except "correct" where an admin upheld the learner's dispute of it."""
+    return case((_upheld(), literal("correct")), else_=t.attempts.c.verdict).label("verdict")
+
+
+def effective_score() -> Label[float]:
+    """attempts.score, except 1.0 where an admin upheld the learner's dispute of it."""
+    return case((_upheld(), literal(1.0)), else_=t.attempts.c.score).label("score")
+
+
+def _flag(row: Row[Any]) -> FlagRow:
+    m = row._mapping
+    return FlagRow(
+        id=m["id"],
+        item_id=m["item_id"],
+        kind=m["kind"],
+        reason=m["reason"],
+        status=m["status"],
+        created_at=m["created_at"],
+        attempt_id=m["attempt_id"],
+        learner_id=m["learner_id"],
+        resolved_at=m["resolved_at"],
+        resolved_by=m["resolved_by"],
+        note=m["note"] or "",
+    )

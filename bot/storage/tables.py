@@ -185,6 +185,10 @@ item_flags = Table(
     Column("reason", Text, nullable=False),
     Column("status", String(16), nullable=False, default="open"),
     Column("created_at", UTCDateTime(), nullable=False),
+    Column("resolved_at", UTCDateTime(), nullable=True),
+    Column("resolved_by", String(200), nullable=True),
+    Column("note", Text, nullable=False, default="", server_default=""),
+    Index("ix_item_flags_attempt_id", "attempt_id"),
 )
 
 # --- mastery (issue "Mastery") ----------------------------------------------------------------

@@ -200,3 +200,72 @@ def test_export_then_forget_needs_yes_and_leaves_an_audit_trail(cli_env: Any, tm
         (ACTOR, "grant"),
     ]
     assert all(e["learner_id"] is None for e in audit)  # nothing points at the forgotten learner
+
+
+def _seed_dispute(settings: Any) -> tuple[int, int, int, str]:
+    """A Telegram learner whose free-text answer the real grader rejected, disputed; and a report.
+
+    Returns the learner, the dispute's and the report's flag ids, and the item's concept.
+    """
+    clock = ShiftedClock(-timedelta(hours=2))
+
+    async def work(mastery: Any, learners: SqlLearners) -> tuple[int, int, int, str]:
+        learner = await learners.learner_for("telegram", "5151", clock())
+        item = next(i for i in mastery.practice.bank.items if i.type == "free_text")
+        session = mastery.practice.build_session(learner, "learn", [item.id], clock(), timedelta(hours=2))
+        await mastery.practice.store.create_session(session)
+        answer = "It is about the data, I think, more or less."
+        outcome = await mastery.answer(learner, session.id, 0, answer, latency_ms=40_000, platform="telegram")
+        assert outcome.result.verdict != "correct"
+        dispute = await mastery.practice.dispute_grade(learner, outcome.result.attempt_id, "I meant the same thing")
+        report = await mastery.practice.report_item(learner, item.id, "the reference is too long")
+        return learner, dispute, report, item.concept
+
+    result: tuple[int, int, int, str] = _with_mastery(settings, clock, work)
+    return result
+
+
+def test_admins_resolve_disputes_and_an_upheld_one_counts(
+    cli_env: Any, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MENTOR_DATABASE_URL", db_url)
+    settings = make_settings(cli_env.data_dir, database_url=db_url)
+    learner, dispute, report, concept = _seed_dispute(settings)
+
+    flags = _json(["admin", "flags"])
+    assert [(f["id"], f["kind"], f["status"], f["learner_id"]) for f in flags] == [
+        (dispute, "dispute", "open", learner),
+        (report, "report", "open", learner),
+    ]
+    assert flags[0]["answer"]["text"] == "It is about the data, I think, more or less."
+    assert flags[0]["answer"]["quiz"] == "learn" and flags[0]["reference"]
+    listed = _run(["admin", "flags"]).output
+    assert f"#{dispute} dispute" in listed and "I meant the same thing" in listed and "more or less" in listed
+
+    def level() -> str:
+        progress = _json(["progress", "--learner", "telegram:5151"])
+        return next(c["level"] for s in progress["stages"] for c in s["concepts"] if c["concept"] == concept)
+
+    assert level() == "attempted"
+    upheld = _run(["admin", "resolve", str(dispute), "--uphold", "--note", "a fair paraphrase"]).output
+    assert f"Dispute #{dispute}" in upheld and "upheld: the answer now counts as correct" in upheld
+    assert level() == "familiar"
+    assert "closed" in _run(["admin", "resolve", str(report), "--close"]).output
+    assert _json(["admin", "flags"]) == []
+    assert [
+        (f["id"], f["status"], f["resolved_by"], f["note"]) for f in _json(["admin", "flags", "--status", "all"])
+    ] == [
+        (dispute, "upheld", ACTOR, "a fair paraphrase"),
+        (report, "closed", ACTOR, ""),
+    ]
+    audit = _json(["admin", "audit", "--learner", "telegram:5151"])
+    assert [(e["actor"], e["action"]) for e in audit] == [(ACTOR, "report-closed"), (ACTOR, "dispute-upheld")]
+
+    for args, message in (
+        (["admin", "resolve", str(dispute), "--reject"], "already resolved: upheld"),
+        (["admin", "resolve", "9999", "--uphold"], "flag #9999 does not exist"),
+        (["admin", "resolve", str(dispute)], "exactly one of --uphold, --reject or --close"),
+        (["admin", "resolve", str(dispute), "--uphold", "--reject"], "exactly one of"),
+        (["admin", "flags", "--status", "lost"], "--status takes"),
+    ):
+        assert message in _run(args, code=2).output, args

@@ -275,6 +275,50 @@ async def test_practice_flags_and_item_statistics(backend: Backend) -> None:
     assert stats.discrimination == pytest.approx(1.0)
 
 
+async def test_an_upheld_dispute_counts_as_correct_and_a_flag_is_resolved_once(backend: Backend) -> None:
+    store = backend.practice
+    learner = await backend.learner_for("cli", "disputer", T0)
+    other = await backend.learner_for("cli", "other", T0)
+    partial = await store.record_answer(
+        _new_attempt(learner, "i1", T0, verdict="partial", score=0.4, answer="my own words"), None, "c1"
+    )
+    wrong = await store.record_answer(
+        _new_attempt(learner, "i2", T0 + timedelta(seconds=1), verdict="incorrect", score=0.0), None, "c1"
+    )
+    await store.record_answer(_new_attempt(other, "i1", T0, verdict="incorrect", score=0.0), None, "c1")
+    upheld_id = await store.add_flag("i1", learner, partial, "dispute", "it says the same", T0)
+    rejected_id = await store.add_flag("i2", learner, wrong, "dispute", "mine was right", T0)
+    report_id = await store.add_flag("i2", learner, None, "report", "typo", T0)
+
+    resolved = await store.resolve_flag(upheld_id, "upheld", "cli:admin", "a fair paraphrase", T0 + timedelta(days=1))
+    assert resolved is not None
+    assert (resolved.status, resolved.resolved_by, resolved.note, resolved.learner_id) == (
+        "upheld",
+        "cli:admin",
+        "a fair paraphrase",
+        learner,
+    )
+    assert resolved.resolved_at == T0 + timedelta(days=1)
+    assert await store.resolve_flag(upheld_id, "rejected", "cli:other", "", T0) is None  # once only
+    assert (await store.flag(upheld_id)).status == "upheld"  # type: ignore[union-attr]
+    assert await store.resolve_flag(rejected_id, "rejected", "cli:admin", "", T0) is not None
+    assert await store.resolve_flag(report_id, "upheld", "cli:admin", "fixed", T0) is not None
+    assert await store.flag(10_000) is None
+    assert await store.resolve_flag(10_000, "upheld", "cli:admin", "", T0) is None
+
+    # Wherever verdicts are read, the upheld answer is correct; the rejected one and the attempt
+    # log's own record are unchanged.
+    verdicts = {a.id: a.verdict for a in await backend.store.attempts(learner)}
+    assert verdicts == {partial: "correct", wrong: "incorrect"}
+    assert [a.verdict for a in await backend.store.attempts(learner, concepts=["c1"])] == ["correct", "incorrect"]
+    assert (await store.attempt(partial)).verdict == "partial"  # type: ignore[union-attr]
+    (stats,) = await store.item_stats(["i1"])
+    assert (stats.attempts, stats.difficulty, stats.disputes) == (2, 0.5, 1)
+    assert [f.id for f in await store.flags()] == []
+    assert [f.status for f in await store.flags(None)] == ["upheld", "rejected", "upheld"]
+    assert [f.id for f in await store.flags("rejected")] == [rejected_id]
+
+
 def _right_answer(record: SessionRecord, position: int) -> str:
     rec = record.items[position]
     return shared_right_answer(BANK.item(rec.item_id), rec)

@@ -43,15 +43,20 @@ def test_quiz_in_the_terminal_persists_cards_attempts_and_flags(
     assert "nothing is due for review" in out
     assert "Quiz: 5 questions." in out and "Q1" in out
     assert "Reported: an admin will check this question." in out
-    assert "Dispute queued" in out and "Quiz paused." in out
+    # The last graded answer may have been right by chance ("A" on a multiple-choice item): then
+    # there is nothing to dispute, and the terminal says so instead of queueing it.
+    disputed = "Dispute queued" in out
+    assert disputed != ("there is nothing to dispute" in out)
+    assert "Quiz paused." in out
     url = bundled.settings.effective_database_url
     attempts = asyncio.run(_count(url, t.attempts))
     assert attempts >= 1
     assert asyncio.run(_count(url, t.cards)) == attempts
-    assert asyncio.run(_count(url, t.item_flags)) == 2
+    assert asyncio.run(_count(url, t.item_flags)) == 1 + disputed
     flagged = runner.invoke(app, ["admin", "items", "--flagged", "--json"])
     assert flagged.exit_code == 0, flagged.output
-    assert "the wording is unclear" in flagged.stdout and "I think my answer was right" in flagged.stdout
+    assert "the wording is unclear" in flagged.stdout
+    assert ("I think my answer was right" in flagged.stdout) == disputed
     # A second session (a restart) sees the same learner: new items continue where the first stopped.
     again = runner.invoke(app, ["chat"], input="/quiz 2\n/stop\n/quit\n")
     assert again.exit_code == 0 and "Quiz: 2 questions." in again.output

@@ -428,6 +428,97 @@ async def test_an_expired_checkpoint_shows_as_passed_in_progress(h: Harness) -> 
     )
 
 
+# --- reports and disputes ----------------------------------------------------------------------
+
+
+def _free_text_items(concept: str) -> list[str]:
+    return [i.id for i in BANK.for_concept(concept) if isinstance(i, FreeTextItem)]
+
+
+def _level(progress: Any, concept: str) -> str:
+    return next(c.level for s in progress.stages for c in s.concepts if c.concept == concept)
+
+
+async def test_an_upheld_dispute_counts_the_practice_answer_as_correct(h: Harness) -> None:
+    learner = await h.learner()
+    concept = CONCEPTS[0]
+    (wrong,) = await practise(h, learner, [concept], right=False, items=_free_text_items(concept)[:1])
+    assert wrong.result.verdict == "incorrect"
+    assert _level(await h.service.get_progress(learner), concept) == "attempted"
+    flag_id = await h.service.practice.dispute_grade(learner, wrong.result.attempt_id, "same idea, other words")
+    with pytest.raises(PracticeError, match="already disputed"):
+        await h.service.practice.dispute_grade(learner, wrong.result.attempt_id, "again")
+
+    flag, award = await h.service.resolve_flag(flag_id, "uphold", "cli:admin", "a fair paraphrase")
+    assert (flag.status, flag.resolved_by, flag.note, award) == ("upheld", "cli:admin", "a fair paraphrase", None)
+    assert _level(await h.service.get_progress(learner), concept) == "familiar"
+    (entry,) = await h.store.audit_log(learner)
+    assert (entry.actor, entry.action, entry.stage, entry.details["flag"]) == (
+        "cli:admin",
+        "dispute-upheld",
+        STAGE,
+        flag_id,
+    )
+    with pytest.raises(PracticeError, match="already resolved: upheld by cli:admin"):
+        await h.service.resolve_flag(flag_id, "reject", "cli:other")
+    with pytest.raises(PracticeError, match="already looked at that answer"):
+        await h.service.practice.dispute_grade(learner, wrong.result.attempt_id, "once more")
+    with pytest.raises(PracticeError, match="does not exist"):
+        await h.service.resolve_flag(flag_id + 100, "uphold", "cli:admin")
+    # A right answer has nothing to dispute.
+    (right,) = await practise(h, learner, [concept], items=_free_text_items(concept)[1:2])
+    with pytest.raises(PracticeError, match="nothing to dispute"):
+        await h.service.practice.dispute_grade(learner, right.result.attempt_id, "why not")
+
+
+async def test_assessment_answers_are_final_and_reports_change_no_grade(h: Harness) -> None:
+    learner = await h.learner()
+    start = await h.service.start_assessment(learner, "placement", STAGE)
+    record = await h.practice_store.get_session(start.assessment.id)
+    h.clock.advance(STEP)
+    missed = await h.service.answer(learner, record.id, 0, wrong_answer(record, 0), latency_ms=SLOW_MS, platform="cli")
+    flag_id = await h.service.practice.dispute_grade(learner, missed.result.attempt_id, "the key is wrong")
+    with pytest.raises(PracticeError, match="assessment answers are final"):
+        await h.service.resolve_flag(flag_id, "uphold", "cli:admin")
+    flag, _ = await h.service.resolve_flag(flag_id, "reject", "cli:admin", "the key is right")
+    assert flag.status == "rejected"
+    report = await h.service.practice.report_item(learner, record.items[1].item_id, "typo in option B")
+    flag, award = await h.service.resolve_flag(report, "uphold", "cli:admin", "fixed the typo")
+    assert (flag.status, award) == ("upheld", None)
+    verdicts = {v.id: v.verdict for v in await h.store.attempts(learner)}
+    assert verdicts == {missed.result.attempt_id: "incorrect"}
+    assert [e.action for e in await h.store.audit_log(learner)] == ["report-upheld", "dispute-rejected"]
+
+
+async def test_upholding_the_last_missing_dispute_completes_the_award(h: Harness) -> None:
+    learner = await h.learner()
+    stage, weak = "deep-learning", STAGE_CONCEPTS["deep-learning"][0]
+    await take(h, learner, "placement", stage=stage)
+    # Practice answers the grader rejected, then a passed re-check: the weak concept's window of the
+    # last five distinct items holds the re-check's items (right) and these three (wrong).
+    wrong = await practise(h, learner, [weak], right=False)
+    h.clock.advance(timedelta(days=3))
+    _, outcomes = await take(h, learner, "recheck", stage=stage)
+    assert outcomes[-1].assessment is not None and outcomes[-1].assessment.passed
+    assert outcomes[-1].award is None
+    assert _level(await h.service.get_progress(learner), weak) not in ("proficient", "mastered")
+    # Upholding the free-text disputes (the true/false miss stays) lifts the concept to proficient,
+    # and the award comes with the uphold that does it.
+    awards, proficient = [], []
+    for item_id, outcome in zip(practice_items(weak), wrong, strict=True):
+        if item_id not in _free_text_items(weak):
+            continue
+        flag_id = await h.service.practice.dispute_grade(learner, outcome.result.attempt_id, "that is right")
+        _, award = await h.service.resolve_flag(flag_id, "uphold", "cli:admin")
+        awards.append(award)
+        proficient.append(_level(await h.service.get_progress(learner), weak) in ("proficient", "mastered"))
+    assert len(awards) == 2 and proficient[-1]
+    granted = [a for a in awards if a is not None]
+    assert len(granted) == 1 and awards.index(granted[0]) == proficient.index(True)
+    assert (granted[0].stage, granted[0].source) == (stage, "evidence")
+    assert [a.stage for a in await h.store.awards(learner)] == [stage]
+
+
 async def test_implausibly_fast_answers_are_flagged_but_count(h: Harness) -> None:
     learner = await h.learner()
     start = await h.service.start_assessment(learner, "placement", STAGE)
