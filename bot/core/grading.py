@@ -385,11 +385,17 @@ def clauses(sentence: str) -> list[str]:
 
 def clause_units(text: str) -> list[str]:
     """The clauses of `text`, a sentence of one clause standing as itself."""
+    return list(_clause_units(text))
+
+
+@functools.lru_cache(maxsize=4096)
+def _clause_units(text: str) -> tuple[str, ...]:
+    """`clause_units`, cached: a reference is split again for every answer to its question."""
     units: list[str] = []
     for sentence in sentences(text):
         parts = clauses(sentence)
         units.extend(parts if len(parts) > 1 else [sentence])
-    return _unique(units)
+    return tuple(_unique(units))
 
 
 def answer_pieces(text: str, max_words: int = 14) -> list[list[str]]:
@@ -431,6 +437,12 @@ _GENERIC_SUBJECTS = frozenset({"model", "models", "data", "dataset", "training",
 
 
 def contrast_pairs(question: str) -> list[tuple[str, str]]:
+    """Term pairs the question contrasts; see `_contrast_pairs` (cached per question)."""
+    return list(_contrast_pairs(question))
+
+
+@functools.lru_cache(maxsize=4096)
+def _contrast_pairs(question: str) -> tuple[tuple[str, str], ...]:
     """Term pairs the question contrasts ("difference between X and Y", "X or Y", "X, not Y", ...).
 
     Each side is the run of content words next to the conjunction; the sides are aligned to the
@@ -469,7 +481,7 @@ def contrast_pairs(question: str) -> list[tuple[str, str]]:
         pairs.append((" ".join(a), " ".join(b)))  # "positive" / "negative"
         if len(a) == 1 and a[0] in aliases and b[0] in aliases:
             pairs.append((aliases[a[0]], aliases[b[0]]))
-    return _unique_pairs(pairs)
+    return tuple(_unique_pairs(pairs))
 
 
 def _term_run(tokens: Sequence[str]) -> list[str]:
@@ -707,8 +719,14 @@ def relabelled_targets(question: str, reference: str, key_points: Sequence[str])
 
 def swap_candidates(question: str, key_points: Sequence[str]) -> list[tuple[str, str]]:
     """The contrasted terms of the question and the antonym pairs that some key point names."""
-    pairs = _unique_pairs([*contrast_pairs(question), *ANTONYM_PAIRS])
-    return [(a, b) for a, b in pairs if any(mentions(k, a) or mentions(k, b) for k in key_points)]
+    return list(_swap_candidates(question, tuple(key_points)))
+
+
+@functools.lru_cache(maxsize=4096)
+def _swap_candidates(question: str, key_points: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """`swap_candidates`, cached: the same for every answer to a question."""
+    pairs = _unique_pairs([*_contrast_pairs(question), *ANTONYM_PAIRS])
+    return tuple((a, b) for a, b in pairs if any(mentions(k, a) or mentions(k, b) for k in key_points))
 
 
 def swapped_key_points(key_points: Sequence[str], pair: tuple[str, str]) -> list[str]:
@@ -922,25 +940,37 @@ def _mean(vectors: Vectors, weights: npt.NDArray[np.float32], group: Sequence[in
     return np.asarray(total / max(1e-6, float(np.linalg.norm(total))), dtype=np.float32)
 
 
-def polarity_ends(text: str) -> list[tuple[int, int, set[str], bool]]:
+# Each scale word form by its first word: (pair, end, form number, the form's words).
+_POLARITY_FORMS: dict[str, list[tuple[int, int, int, tuple[str, ...]]]] = {}
+for _pair, _ends in enumerate(POLARITY_PAIRS):
+    for _end, _forms in enumerate(_ends):
+        for _n, _form in enumerate(_forms):
+            _parts = tuple(_form.replace("-", " ").split())
+            _POLARITY_FORMS.setdefault(_parts[0], []).append((_pair, _end, _n, _parts))
+
+PolarityEnd = tuple[int, int, frozenset[str], bool]
+
+
+@functools.lru_cache(maxsize=8192)
+def polarity_ends(text: str) -> tuple[PolarityEnd, ...]:
     """Each word of a `POLARITY_PAIRS` scale in `text`: (pair index, end 0 or 1, context, negated).
 
     The context is the stems of the content words among the 3 tokens on each side of the word;
-    negated: a negation stands among the 3 tokens before it ("not immediate").
+    negated: a negation stands among the 3 tokens before it ("not immediate"). In the order of the
+    scales, their ends and word forms, then of position. One pass over the tokens; cached (the
+    reference's clauses come back with every answer).
     """
     tokens = words(text)
-    found: list[tuple[int, int, set[str], bool]] = []
-    for pair, ends in enumerate(POLARITY_PAIRS):
-        for end, forms in enumerate(ends):
-            for form in forms:
-                parts = form.replace("-", " ").split()
-                for i in range(len(tokens) - len(parts) + 1):
-                    if tokens[i : i + len(parts)] == parts:
-                        before, after = tokens[max(0, i - 3) : i], tokens[i + len(parts) : i + len(parts) + 3]
-                        context = {stem(w) for w in [*before, *after] if w not in FUNCTION_WORDS and len(w) > 1}
-                        negated = any(w in NEGATORS or _NEGATED_CONTRACTION.match(w) for w in before)
-                        found.append((pair, end, context, negated))
-    return found
+    found: list[tuple[tuple[int, int, int, int], PolarityEnd]] = []
+    for i, token in enumerate(tokens):
+        for pair, end, n, parts in _POLARITY_FORMS.get(token, ()):
+            if tuple(tokens[i : i + len(parts)]) != parts:
+                continue
+            before, after = tokens[max(0, i - 3) : i], tokens[i + len(parts) : i + len(parts) + 3]
+            context = frozenset(stem(w) for w in [*before, *after] if w not in FUNCTION_WORDS and len(w) > 1)
+            negated = any(w in NEGATORS or _NEGATED_CONTRACTION.match(w) for w in before)
+            found.append(((pair, end, n, i), (pair, end, context, negated)))
+    return tuple(end_ for _, end_ in sorted(found, key=lambda f: f[0]))
 
 
 def polarity_conflict(piece: str, target: str) -> str | None:
