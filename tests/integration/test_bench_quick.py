@@ -50,6 +50,7 @@ EXPECTED: dict[str, tuple[str, ...]] = {
     "grading": (
         "question_cached.p50_ms",
         "question_cached.p95_ms",
+        "grader_only.p95_ms",
         "cold.p95_ms",
         "held_out.true_accept",
         "peak_rss_mib",
