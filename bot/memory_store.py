@@ -21,6 +21,7 @@ from bot.core.practice import (
     item_statistics,
 )
 from bot.core.records import (
+    FORGOTTEN_REASON,
     AssessmentRecord,
     AttemptView,
     AuditEntry,
@@ -676,6 +677,9 @@ class MemoryStore:
         for identity in keys:
             del self._identities[identity]
         counts["identities"] = len(keys)
+        for flag in self._flags:
+            if flag.learner_id == learner_id:
+                flag.reason = FORGOTTEN_REASON
         counts["flags_unlinked"], counts["audit_unlinked"] = self._repoint(learner_id, None)
         wanted = set(learner_keys)
         kept = [q for q in self._questions if q["learner_key"] not in wanted]

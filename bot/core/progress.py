@@ -797,6 +797,9 @@ class MasteryService:
             "assessments": [plain(a) for a in await self.store.assessments(learner_id)],
             "awards": [plain(a) for a in await self.store.awards(learner_id)],
             "milestones": [plain(m) for m in await self.store.milestones(None, learner_id)],
+            "reports_and_disputes": [
+                plain(f) for f in await self.practice.store.flags(None) if f.learner_id == learner_id
+            ],
             "questions_asked": [
                 {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in q.items()}
                 for q in await self.store.questions_asked(keys)

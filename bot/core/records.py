@@ -14,6 +14,8 @@ from bot.core.srs import CardState
 
 AssessmentKind = Literal["checkpoint", "recheck", "placement"]
 ASSESSMENT_KINDS: tuple[str, ...] = ("checkpoint", "recheck", "placement")
+# What a forgotten learner's report or dispute says instead of their words.
+FORGOTTEN_REASON = "(erased: the learner's data was deleted)"
 CAREER_GOALS: tuple[str, ...] = ("ml-engineer", "applied-scientist", "mlops-engineer", "ai-researcher")
 
 

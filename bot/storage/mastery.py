@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.core.practice import SessionRecord
 from bot.core.records import (
+    FORGOTTEN_REASON,
     AssessmentRecord,
     AttemptView,
     AuditEntry,
@@ -595,8 +596,8 @@ class SqlMasteryStore:
 
     async def forget_learner(self, learner_id: int, learner_keys: Sequence[str]) -> dict[str, int]:
         """Counts per table. The attempts move to a new anonymous learner (no name, no identities,
-        created at the first attempt's time) with answers erased. Item flags lose their learner
-        (SET NULL) and audit entries are kept with learner_id NULL: admins stay accountable for
+        created at the first attempt's time) with answers erased. Item flags lose their learner and
+        the learner's words (the reason); the item and kind stay for its statistics. Audit entries are kept with learner_id NULL: admins stay accountable for
         what they did, but the entries no longer point at anyone."""
         counts: dict[str, int] = {}
         async with self.engine.begin() as conn:
@@ -633,7 +634,9 @@ class SqlMasteryStore:
                 counts[name] = (await conn.execute(delete(table).where(table.c.learner_id == learner_id))).rowcount
             counts["flags_unlinked"] = (
                 await conn.execute(
-                    update(t.item_flags).where(t.item_flags.c.learner_id == learner_id).values(learner_id=None)
+                    update(t.item_flags)
+                    .where(t.item_flags.c.learner_id == learner_id)
+                    .values(learner_id=None, reason=FORGOTTEN_REASON)
                 )
             ).rowcount
             counts["audit_unlinked"] = (

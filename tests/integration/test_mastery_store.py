@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from bot.core.practice import NewAttempt, SessionItemRecord, SessionRecord
-from bot.core.records import AssessmentRecord, LearnerProfile
+from bot.core.records import FORGOTTEN_REASON, AssessmentRecord, LearnerProfile
 from bot.core.srs import CardState
 from bot.memory_store import MemoryStore
 
@@ -515,7 +515,9 @@ async def test_forget_deletes_personal_data_and_anonymises_attempts(backend: Bac
     assert [v.answer for v in await store.attempts(kept.learner_id)] == ["", ""]
     assert [v.answer for v in await store.attempts(bob)] == ["bob's"]
     assert sorted(e.learner_id or 0 for e in await store.audit_log()) == [0, bob]
-    assert [(f.kind, f.item_id) for f in await practice.flags()] == [("dispute", "i1")]
+    assert [(f.kind, f.item_id, f.learner_id, f.reason) for f in await practice.flags()] == [
+        ("dispute", "i1", None, FORGOTTEN_REASON)
+    ]
     nothing = await store.forget_learner(alice, [])
     assert set(nothing.values()) == {0}
 

@@ -22,6 +22,7 @@ from bot.core.practice import FreeTextGrade, PracticeError, PracticeService, Ses
 from bot.core.progress import LINK_ALPHABET, LINK_CODE_TTL, MasteryService, Outcome
 from bot.core.questions import FlashcardItem, FreeTextItem, McqItem, NumericItem, TrueFalseItem, evaluate_numeric
 from bot.core.questions import load_bank as _load_bank
+from bot.core.records import FORGOTTEN_REASON
 from bot.core.srs import Srs
 from bot.memory_store import MemoryStore
 from tests.answers import right_answer as shared_right_answer
@@ -1031,6 +1032,8 @@ async def test_export_is_json_ready_and_forget_removes_personal_data(h: Harness)
     learner = await h.learner("telegram", "5")
     await h.service.update_settings(learner, goal="ml-engineer", hours_per_week=5)
     await practise(h, learner, CONCEPTS[:1])
+    report = await h.service.practice.report_item(learner, practice_items(CONCEPTS[0])[0], "my phone number is 555")
+    await h.service.resolve_flag(report, "close", "root", "thanks")
     await h.service.grant(learner, "mlops", "root", "ran our MLOps workshop")
     await h.service.submit_milestone(learner, "capstone", "https://example.org/p", "w" * 60)
     h.store.log_question(T0, "telegram:5", "what is dropout?", abstained=False)
@@ -1043,11 +1046,16 @@ async def test_export_is_json_ready_and_forget_removes_personal_data(h: Harness)
     assert [a["stage"] for a in decoded["awards"]] == ["mlops"] and decoded["awards"][0]["evidence"] == []
     assert [q["question"] for q in decoded["questions_asked"]] == ["what is dropout?"]
     assert len(decoded["milestones"]) == 1 and decoded["assessments"] == []
+    assert [(f["kind"], f["reason"], f["status"]) for f in decoded["reports_and_disputes"]] == [
+        ("report", "my phone number is 555", "closed")
+    ]
 
     counts = await h.service.forget_learner(learner, "root")
     assert counts["profile"] == 1 and counts["attempts_anonymised"] == 3 and counts["questions"] == 1
     assert await h.store.profile(learner) is None and await h.store.attempts(learner) == []
     assert await h.store.learner_by_identity("telegram", "5") is None
+    (flag,) = await h.practice_store.flags(None)
+    assert (flag.learner_id, flag.reason, flag.kind, flag.status) == (None, FORGOTTEN_REASON, "report", "closed")
     with pytest.raises(PracticeError, match="no learner"):
         await h.service.export_learner(learner)
     with pytest.raises(PracticeError, match="no learner"):
