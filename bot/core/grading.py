@@ -523,14 +523,7 @@ def mentions(text: str, term: str) -> bool:
 
 def swap_terms(text: str, a: str, b: str) -> str:
     """`text` with every whole-word `a` replaced by `b` and vice versa (a capital first letter kept)."""
-    pattern = re.compile(rf"\b({re.escape(a)}|{re.escape(b)})\b", re.IGNORECASE)
-
-    def replace(match: re.Match[str]) -> str:
-        found = match.group(0)
-        other = b if found.lower() == a else a
-        return other[:1].upper() + other[1:] if found[:1].isupper() else other
-
-    return pattern.sub(replace, text)
+    return relabel(text, {a: (0, b), b: (1, a)})
 
 
 def _unique(items: Iterable[str]) -> list[str]:
