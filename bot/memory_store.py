@@ -17,6 +17,7 @@ from bot.core.practice import (
     FlagRow,
     ItemStats,
     NewAttempt,
+    RetiredItem,
     SessionRecord,
     item_statistics,
 )
@@ -147,6 +148,7 @@ class MemoryStore:
         self._logs: dict[int, _Log] = {}
         self._flags: list[_Flag] = []
         self._upheld: set[int] = set()  # attempts whose dispute an admin upheld: they count as correct
+        self._retired: dict[str, RetiredItem] = {}
         self._assessments: dict[str, AssessmentRecord] = {}
         self._awards: dict[int, AwardRecord] = {}
         self._award_of: dict[tuple[int, str], int] = {}
@@ -341,6 +343,18 @@ class MemoryStore:
         if status == "upheld" and flag.kind == "dispute" and flag.attempt_id is not None:
             self._upheld.add(flag.attempt_id)
         return flag.row()
+
+    async def retired_items(self) -> dict[str, RetiredItem]:
+        return dict(self._retired)
+
+    async def retire_item(self, item_id: str, by: str, reason: str, at: datetime) -> bool:
+        if item_id in self._retired:
+            return False
+        self._retired[item_id] = RetiredItem(item_id, _utc(at), by, reason)
+        return True
+
+    async def restore_item(self, item_id: str) -> bool:
+        return self._retired.pop(item_id, None) is not None
 
     async def item_stats(self, item_ids: Sequence[str]) -> list[ItemStats]:
         """Difficulty, discrimination and flag counts for the given items (an admin report: O(attempts))."""

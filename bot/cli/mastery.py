@@ -505,6 +505,40 @@ def admin_resolve(
         print_award(award)
 
 
+def admin_retire(
+    ctx: typer.Context,
+    item_id: Annotated[str, typer.Argument(help="The item's id, e.g. bias-variance.03 (see `mentor admin items`).")],
+    reason: Annotated[
+        str, typer.Option("--reason", help="Why (required; audited), e.g. 'key is wrong, see flag #12'.")
+    ] = "",
+) -> None:
+    """Stop serving an item in quizzes and assessments until it is fixed and restored (audited)."""
+
+    async def work(cli: MasteryCli) -> Any:
+        return await cli.mastery.retire_item(item_id, actor(), reason)
+
+    retired = run_mastery(settings_of(ctx), work)
+    out.print(
+        f"{retired.item_id} retired: it is no longer served (answers already given keep their grades). "
+        f"Fix it, then `mentor admin restore {retired.item_id}`.",
+        highlight=False,
+    )
+
+
+def admin_restore(
+    ctx: typer.Context,
+    item_id: Annotated[str, typer.Argument(help="A retired item's id.")],
+    reason: Annotated[str, typer.Option("--reason", help="What was fixed (audited).")] = "",
+) -> None:
+    """Serve a retired item again (audited)."""
+
+    async def work(cli: MasteryCli) -> None:
+        await cli.mastery.restore_item(item_id, actor(), reason)
+
+    run_mastery(settings_of(ctx), work)
+    out.print(f"{item_id} restored: it is served again.", highlight=False)
+
+
 def admin_audit(
     ctx: typer.Context,
     learner: Annotated[str | None, typer.Option("--learner", help="Only entries about this learner.")] = None,
@@ -583,5 +617,7 @@ def register(app: typer.Typer, admin_app: typer.Typer) -> None:
     admin_app.command("review")(admin_review)
     admin_app.command("flags")(admin_flags)
     admin_app.command("resolve")(admin_resolve)
+    admin_app.command("retire")(admin_retire)
+    admin_app.command("restore")(admin_restore)
     admin_app.command("audit")(admin_audit)
     admin_app.command("deliveries")(admin_deliveries)

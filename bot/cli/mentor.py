@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
-from rich.table import Table
+from rich.table import Column, Table
 
 from bot.app import (
     IndexBusyError,
@@ -931,6 +931,7 @@ def admin_items(
             flags = await store.flags()
             ids = sorted({f.item_id for f in flags}) if flagged else [i.id for i in load_question_bank(settings).items]
             stats = await store.item_stats(ids)
+            retired = await store.retired_items()
         by_item: dict[str, list[dict[str, object]]] = {}
         for f in flags:
             by_item.setdefault(f.item_id, []).append(
@@ -945,9 +946,10 @@ def admin_items(
                 "reports": s.reports,
                 "disputes": s.disputes,
                 "flags": by_item.get(s.item_id, []),
+                "retired": None if s.item_id not in retired else retired[s.item_id].reason,
             }
             for s in stats
-            if flagged or s.attempts
+            if flagged or s.attempts or s.item_id in retired
         ]
         return rows
 
@@ -955,10 +957,21 @@ def admin_items(
     if as_json:
         print_json(rows)
         return
-    table = Table("item", "attempts", "difficulty (p)", "discrimination", "reports", "disputes", "latest flag")
+    table = Table(
+        Column("item", no_wrap=True),  # ids are what admins type next: never truncated
+        Column("tries", justify="right"),
+        Column("p", justify="right"),  # difficulty: share right on the first try
+        Column("disc.", justify="right"),  # discrimination (point-biserial)
+        Column("rep.", justify="right"),
+        Column("disp.", justify="right"),
+        "latest flag / retired",
+        caption="p = share right on the first try; disc. = discrimination; rep./disp. = reports/disputes",
+    )
     for r in rows:
         flags = r["flags"]
         latest = str(flags[-1]["reason"])[:60] if isinstance(flags, list) and flags else ""
+        if r["retired"] is not None:
+            latest = f"RETIRED: {str(r['retired'])[:50]}"
         table.add_row(
             str(r["item_id"]),
             str(r["attempts"]),

@@ -195,6 +195,16 @@ FLAG_STATUSES = ("open", "upheld", "rejected", "closed")
 
 
 @dataclass(frozen=True)
+class RetiredItem:
+    """An item an admin took out of rotation (a wrong key, say) until it is fixed and restored."""
+
+    item_id: str
+    retired_at: datetime
+    retired_by: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class ItemStats:
     """Per-item statistics over first-try attempts that count.
 
@@ -271,6 +281,16 @@ class PracticeStore(Protocol):
 
     async def resolve_flag(self, flag_id: int, status: str, by: str, note: str, at: datetime) -> FlagRow | None:
         """Set an open flag's status; None when it does not exist or is no longer open (atomic)."""
+        ...
+
+    async def retired_items(self) -> dict[str, RetiredItem]: ...
+
+    async def retire_item(self, item_id: str, by: str, reason: str, at: datetime) -> bool:
+        """Take an item out of rotation; False when it already is."""
+        ...
+
+    async def restore_item(self, item_id: str) -> bool:
+        """Put a retired item back; False when it was not retired."""
         ...
 
     async def item_stats(self, item_ids: Sequence[str]) -> list[ItemStats]: ...
@@ -402,7 +422,8 @@ class PracticeService:
         now = self.clock()
         day_start = now - timedelta(hours=24)
         counts = await self.store.daily_counts(learner_id, day_start)
-        known = {item.id for item in self.bank.items}  # one lookup per quiz, not one per card
+        retired = set(await self.store.retired_items())
+        known = {item.id for item in self.bank.items} - retired  # one lookup per quiz, not one per card
         cards = [(item_id, card) for item_id, card in await self.store.cards(learner_id) if item_id in known]
         review_room = max(0, self.config.daily_review_cap - counts.reviews)
         plan = plan_reviews(cards, now, self.config.daily_review_cap, self.config.catch_up_days)
@@ -410,7 +431,7 @@ class PracticeService:
         if kind == "learn" and len(chosen) < n:
             room = min(n - len(chosen), max(0, self.config.daily_new_cap - counts.new))
             seen = await self.store.seen_items(learner_id)
-            chosen.extend(self._new_items(seen | set(chosen), room))
+            chosen.extend(self._new_items(seen | set(chosen) | retired, room))
         if not chosen:
             raise PracticeError(
                 "nothing is due for review right now: try /quiz for new material"
@@ -673,6 +694,32 @@ class PracticeService:
         self.bank.item(item_id)  # KeyError for unknown ids
         reason = reason.strip()[:1000] or "no reason given"
         return await self.store.add_flag(item_id, learner_id, None, "report", reason, self.clock())
+
+    async def retire_item(self, item_id: str, by: str, reason: str) -> RetiredItem:
+        """Stop serving an item in quizzes and assessments (answers already given keep their grades).
+
+        Raises:
+            PracticeError: unknown item, no reason, or already retired.
+        """
+        try:
+            self.bank.item(item_id)
+        except KeyError:
+            raise PracticeError(f"no item {item_id!r} in the question bank") from None
+        if not reason.strip():
+            raise PracticeError("a reason is required")
+        now = self.clock()
+        if not await self.store.retire_item(item_id, by, reason.strip()[:1000], now):
+            raise PracticeError(f"{item_id} is already retired")
+        return RetiredItem(item_id, now, by, reason.strip()[:1000])
+
+    async def restore_item(self, item_id: str) -> None:
+        """Serve a retired item again (after fixing it).
+
+        Raises:
+            PracticeError: the item is not retired.
+        """
+        if not await self.store.restore_item(item_id):
+            raise PracticeError(f"{item_id} is not retired")
 
     async def dispute_grade(self, learner_id: int, attempt_id: int, reason: str) -> int:
         """Queue one of the learner's own graded attempts for an admin's second look (once per answer)."""

@@ -37,6 +37,7 @@ from bot.core.practice import (
     PracticeError,
     PracticeService,
     QuizSession,
+    RetiredItem,
     card_id_for,
 )
 from bot.core.records import (
@@ -301,6 +302,7 @@ class MasteryService:
         spec = self.rules.spec(kind)
         now = self.clock()
         exclude = await self.store.shown_since(learner_id, now - RECENT_WINDOW)
+        exclude |= set(await self.practice.store.retired_items())
         if kind == "recheck":
             gate = self._gate_pass(self._counted(facts, stage))
             if gate is not None:
@@ -572,6 +574,27 @@ class MasteryService:
         if regrade and stage is not None and flag.learner_id is not None:
             award = await self.try_award(flag.learner_id, stage)
         return resolved, award
+
+    async def retire_item(self, item_id: str, actor: str, reason: str) -> RetiredItem:
+        """Take an item out of quizzes and assessments (audited); see `PracticeService.retire_item`."""
+        retired = await self.practice.retire_item(item_id, actor, reason)
+        await self.store.add_audit(
+            retired.retired_at,
+            actor,
+            "item-retire",
+            None,
+            self._stage_of_item(item_id),
+            retired.reason,
+            {"item": item_id},
+        )
+        return retired
+
+    async def restore_item(self, item_id: str, actor: str, reason: str = "") -> None:
+        """Serve a retired item again (audited)."""
+        await self.practice.restore_item(item_id)
+        await self.store.add_audit(
+            self.clock(), actor, "item-restore", None, self._stage_of_item(item_id), reason.strip(), {"item": item_id}
+        )
 
     def _stage_of_item(self, item_id: str) -> str | None:
         """The stage an item tests; None for an item no longer in the bank."""

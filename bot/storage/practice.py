@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Exists, Label, Row, and_, case, exists, func, insert, literal, select, update
+from sqlalchemy import Exists, Label, Row, and_, case, delete, exists, func, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -18,6 +18,7 @@ from bot.core.practice import (
     FlagRow,
     ItemStats,
     NewAttempt,
+    RetiredItem,
     SessionItemRecord,
     SessionRecord,
     item_statistics,
@@ -299,6 +300,27 @@ class SqlPracticeStore:
                 )
             ).first()
         return None if row is None else _flag(row)
+
+    async def retired_items(self) -> dict[str, RetiredItem]:
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(select(t.retired_items))).all()
+        return {r.item_id: RetiredItem(**r._mapping) for r in rows}
+
+    async def retire_item(self, item_id: str, by: str, reason: str, at: datetime) -> bool:
+        try:
+            async with self.engine.begin() as conn:
+                await conn.execute(
+                    insert(t.retired_items),
+                    {"item_id": item_id, "retired_at": at, "retired_by": by, "reason": reason},
+                )
+        except IntegrityError:
+            return False
+        return True
+
+    async def restore_item(self, item_id: str) -> bool:
+        async with self.engine.begin() as conn:
+            gone = await conn.execute(delete(t.retired_items).where(t.retired_items.c.item_id == item_id))
+        return bool(gone.rowcount)
 
     async def item_stats(self, item_ids: Sequence[str]) -> list[ItemStats]:
         """Difficulty, discrimination and flag counts for the given items (upheld disputes count as right)."""

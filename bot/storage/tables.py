@@ -174,6 +174,15 @@ attempts = Table(
     Index("ix_attempts_learner_created", "learner_id", "created_at"),
 )
 
+retired_items = Table(
+    "retired_items",
+    metadata,
+    Column("item_id", String(100), primary_key=True),
+    Column("retired_at", UTCDateTime(), nullable=False),
+    Column("retired_by", String(200), nullable=False),
+    Column("reason", Text, nullable=False),
+)
+
 item_flags = Table(
     "item_flags",
     metadata,

@@ -269,3 +269,28 @@ def test_admins_resolve_disputes_and_an_upheld_one_counts(
         (["admin", "flags", "--status", "lost"], "--status takes"),
     ):
         assert message in _run(args, code=2).output, args
+
+
+def test_admins_retire_and_restore_items(cli_env: Any, db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MENTOR_DATABASE_URL", db_url)
+    item = "bias-variance.03"
+    retired = _run(["admin", "retire", item, "--reason", "the key is wrong (flag #4)"]).output
+    assert f"{item} retired" in retired and f"mentor admin restore {item}" in retired
+    rows = {r["item_id"]: r for r in _json(["admin", "items"])}
+    assert rows[item]["retired"] == "the key is wrong (flag #4)" and rows[item]["attempts"] == 0
+    listed = _run(["admin", "items"]).output
+    assert "RETIRED: the key is" in listed and "bias-variance.03" in listed
+    for args, message in (
+        (["admin", "retire", item, "--reason", "again"], f"{item} is already retired"),
+        (["admin", "retire", "bias-variance.99", "--reason", "x"], "no item 'bias-variance.99'"),
+        (["admin", "retire", "bias-variance.04"], "a reason is required"),
+        (["admin", "restore", "bias-variance.04"], "bias-variance.04 is not retired"),
+    ):
+        assert message in _run(args, code=2).output, args
+    assert f"{item} restored" in _run(["admin", "restore", item, "--reason", "key fixed"]).output
+    assert item not in {r["item_id"] for r in _json(["admin", "items"])}  # no attempts, not retired
+    audit = _json(["admin", "audit"])
+    assert [(e["action"], e["details"]["item"], e["reason"]) for e in audit] == [
+        ("item-restore", item, "key fixed"),
+        ("item-retire", item, "the key is wrong (flag #4)"),
+    ]

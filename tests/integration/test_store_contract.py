@@ -319,6 +319,25 @@ async def test_an_upheld_dispute_counts_as_correct_and_a_flag_is_resolved_once(b
     assert [f.id for f in await store.flags("rejected")] == [rejected_id]
 
 
+async def test_retired_items_are_kept_until_restored(backend: Backend) -> None:
+    store = backend.practice
+    assert await store.retired_items() == {}
+    assert await store.retire_item("i1", "cli:admin", "the key is wrong", T0)
+    assert not await store.retire_item("i1", "cli:other", "again", T0 + timedelta(hours=1))
+    assert await store.retire_item("i2", "cli:admin", "ambiguous", T0)
+    retired = await store.retired_items()
+    assert sorted(retired) == ["i1", "i2"]
+    assert (retired["i1"].retired_by, retired["i1"].reason, retired["i1"].retired_at) == (
+        "cli:admin",
+        "the key is wrong",
+        T0,
+    )
+    assert retired["i1"].retired_at.tzinfo is not None
+    assert await store.restore_item("i1")
+    assert not await store.restore_item("i1")
+    assert list(await store.retired_items()) == ["i2"]
+
+
 def _right_answer(record: SessionRecord, position: int) -> str:
     rec = record.items[position]
     return shared_right_answer(BANK.item(rec.item_id), rec)

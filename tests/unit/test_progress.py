@@ -520,6 +520,64 @@ async def test_upholding_the_last_missing_dispute_completes_the_award(h: Harness
     assert [a.stage for a in await h.store.awards(learner)] == [stage]
 
 
+async def test_a_retired_item_is_not_served_in_quizzes_until_restored(h: Harness) -> None:
+    learner = await h.learner()
+    first = await h.service.practice.start_quiz(learner, "learn", 20)
+    await h.practice_store.close_session(first.id, "abandoned")
+    served_before = [i.item_id for i in first.items]
+    gone = served_before[:3]
+    for item_id in gone:
+        retired = await h.service.retire_item(item_id, "cli:admin", "the key is wrong")
+        assert (retired.item_id, retired.retired_by, retired.retired_at) == (item_id, "cli:admin", h.clock.now)
+    fresh = await h.learner("telegram", "9")
+    served = [i.item_id for i in (await h.service.practice.start_quiz(fresh, "learn", 20)).items]
+    assert len(served) == 20 and not set(served) & set(gone)
+    with pytest.raises(PracticeError, match="already retired"):
+        await h.service.retire_item(gone[0], "cli:admin", "again")
+    with pytest.raises(PracticeError, match=r"no item 'nope\.01'"):
+        await h.service.retire_item("nope.01", "cli:admin", "x")
+    with pytest.raises(PracticeError, match="a reason is required"):
+        await h.service.retire_item(served[0], "cli:admin", " ")
+    for item_id in gone:
+        await h.service.restore_item(item_id, "cli:admin", "key fixed")
+    with pytest.raises(PracticeError, match="is not retired"):
+        await h.service.restore_item(gone[0], "cli:admin")
+    assert await h.practice_store.retired_items() == {}
+    actions = [(e.action, e.details["item"]) for e in await h.store.audit_log() if e.action.startswith("item-")]
+    assert actions == [*(("item-restore", i) for i in reversed(gone)), *(("item-retire", i) for i in reversed(gone))]
+
+
+async def test_assessments_draw_only_items_in_rotation(h: Harness) -> None:
+    learner = await h.learner()
+    pool = [i.id for c in CONCEPTS for i in BANK.for_concept(c) if assessable(i)]
+    size = h.service.rules.spec("placement").items
+    keep = set(random.Random(3).sample(pool, size))  # exactly a placement's worth
+    for item_id in pool:
+        if item_id not in keep:
+            await h.service.retire_item(item_id, "cli:admin", "under review")
+    start = await h.service.start_assessment(learner, "placement", STAGE)
+    assert {i.item_id for i in start.session.items} == keep
+    await h.practice_store.close_session(start.session.id, "abandoned")
+    other = await h.learner("telegram", "11")
+    await h.service.retire_item(sorted(keep)[0], "cli:admin", "one more")
+    with pytest.raises(PracticeError, match=f"only {size - 1} questions of this stage are eligible"):
+        await h.service.start_assessment(other, "placement", STAGE)
+
+
+async def test_a_retired_item_leaves_the_reviews(h: Harness) -> None:
+    learner = await h.learner()
+    outcomes = await practise(h, learner, [CONCEPTS[0]], right=False)
+    assert outcomes
+    h.clock.advance(timedelta(days=2))
+    due = {i.item_id for i in (await h.service.practice.start_quiz(learner, "review", 20)).items}
+    assert due
+    gone = sorted(due)[0]
+    await h.service.retire_item(gone, "cli:admin", "ambiguous wording")
+    h.clock.advance(timedelta(hours=1))
+    again = {i.item_id for i in (await h.service.practice.start_quiz(learner, "review", 20)).items}
+    assert gone not in again and again == due - {gone}
+
+
 async def test_implausibly_fast_answers_are_flagged_but_count(h: Harness) -> None:
     learner = await h.learner()
     start = await h.service.start_assessment(learner, "placement", STAGE)
