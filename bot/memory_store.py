@@ -71,19 +71,7 @@ class _Flag:
     note: str = ""
 
     def row(self) -> FlagRow:
-        return FlagRow(
-            id=self.id,
-            item_id=self.item_id,
-            kind=self.kind,
-            reason=self.reason,
-            status=self.status,
-            created_at=self.created_at,
-            attempt_id=self.attempt_id,
-            learner_id=self.learner_id,
-            resolved_at=self.resolved_at,
-            resolved_by=self.resolved_by,
-            note=self.note,
-        )
+        return FlagRow(**vars(self))  # the same fields, frozen
 
 
 @dataclass

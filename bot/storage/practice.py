@@ -363,17 +363,4 @@ def effective_score() -> Label[float]:
 
 
 def _flag(row: Row[Any]) -> FlagRow:
-    m = row._mapping
-    return FlagRow(
-        id=m["id"],
-        item_id=m["item_id"],
-        kind=m["kind"],
-        reason=m["reason"],
-        status=m["status"],
-        created_at=m["created_at"],
-        attempt_id=m["attempt_id"],
-        learner_id=m["learner_id"],
-        resolved_at=m["resolved_at"],
-        resolved_by=m["resolved_by"],
-        note=m["note"] or "",
-    )
+    return FlagRow(**row._mapping)  # the columns of item_flags are FlagRow's fields
