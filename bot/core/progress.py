@@ -560,7 +560,7 @@ class MasteryService:
         resolved = await self.practice.store.resolve_flag(flag_id, status, actor, note.strip()[:1000], now)
         if resolved is None:  # resolved by someone else in the meantime
             raise PracticeError(f"flag #{flag_id} was already resolved")
-        stage = None if attempt is None else self._stage_of_item(attempt.item_id)
+        stage = self._stage_of_item(flag.item_id)
         await self.store.add_audit(
             now,
             actor,
