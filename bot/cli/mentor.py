@@ -68,6 +68,7 @@ HELP = """Ask any question about learning ML, or use a command:
                        next lines and finish with an empty line (/cancel drops it)
   /settings            your goal, hours per week, time zone and daily nudge; change them with
                        /settings goal ml-engineer | hours 6 | tz Europe/Berlin | nudge 18:30 | nudge off
+  /disputes            your reports and disputes, and what the admins decided
   /link                make a code to link Discord or Telegram to this learner
   /link CODE           join the learner who made CODE (your progress moves there)
   /help                this list
@@ -193,6 +194,7 @@ class TerminalMentor:
             "/cancel": self.cancel,
             "/settings": self.settings,
             "/link": self.link,
+            "/disputes": self.show_disputes,
         }
         if name in handlers:
             await handlers[name](arg)
@@ -313,6 +315,28 @@ class TerminalMentor:
             f"next review {when} · /dispute REASON to contest[/]",
             highlight=False,
         )
+
+    async def show_disputes(self, arg: str) -> None:
+        flags = await self.practice.my_flags(self.learner_id)
+        if not flags:
+            out.print("You have not reported a question or disputed a grade.")
+            return
+        outcome = {
+            "open": "waiting for an admin",
+            "upheld": "upheld",
+            "rejected": "rejected: the grade or question stands",
+            "closed": "closed",
+        }
+        for f in flags[-20:]:
+            what = "dispute of your answer to" if f.kind == "dispute" else "report on"
+            status = outcome.get(f.status, f.status)
+            if f.status == "upheld" and f.kind == "dispute":
+                status = "upheld: your answer now counts as correct"
+            note = f" — {f.note}" if f.note else ""
+            out.print(
+                f"#{f.id} {f.created_at:%d %b}: {what} {escape(f.item_id)} · {escape(status)}{escape(note)}",
+                highlight=False,
+            )
 
     async def quiz_command(self, name: str, arg: str) -> None:
         if name == "/stop":

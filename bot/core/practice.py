@@ -721,6 +721,10 @@ class PracticeService:
         if not await self.store.restore_item(item_id):
             raise PracticeError(f"{item_id} is not retired")
 
+    async def my_flags(self, learner_id: int) -> list[FlagRow]:
+        """The learner's own reports and disputes, oldest first, with what the admins decided."""
+        return [f for f in await self.store.flags(None) if f.learner_id == learner_id and f.kind != "fast"]
+
     async def dispute_grade(self, learner_id: int, attempt_id: int, reason: str) -> int:
         """Queue one of the learner's own graded attempts for an admin's second look (once per answer)."""
         attempt = await self.store.attempt(attempt_id)

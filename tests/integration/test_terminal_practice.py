@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 import pytest
@@ -60,3 +61,12 @@ def test_quiz_in_the_terminal_persists_cards_attempts_and_flags(
     # A second session (a restart) sees the same learner: new items continue where the first stopped.
     again = runner.invoke(app, ["chat"], input="/quiz 2\n/stop\n/quit\n")
     assert again.exit_code == 0 and "Quiz: 2 questions." in again.output
+    # /disputes shows the learner's own flags and, once an admin decides, the decision and note.
+    mine = runner.invoke(app, ["chat"], input="/disputes\n/quit\n")
+    assert mine.exit_code == 0 and "report on" in mine.output and "waiting for an admin" in mine.output
+    flags = json.loads(runner.invoke(app, ["admin", "flags", "--json"]).stdout)
+    report = next(f for f in flags if f["kind"] == "report")
+    resolved = runner.invoke(app, ["admin", "resolve", str(report["id"]), "--close", "--note", "reworded it"])
+    assert resolved.exit_code == 0, resolved.output
+    after = runner.invoke(app, ["chat"], input="/disputes\n/quit\n").output
+    assert f"#{report['id']}" in after and "closed — reworded it" in after

@@ -450,7 +450,10 @@ async def test_an_upheld_dispute_counts_the_practice_answer_as_correct(h: Harnes
     with pytest.raises(PracticeError, match="already disputed"):
         await h.service.practice.dispute_grade(learner, wrong.result.attempt_id, "again")
 
+    other = await h.learner("telegram", "77")
+    assert [f.id for f in await h.service.practice.my_flags(other)] == []
     flag, award = await h.service.resolve_flag(flag_id, "uphold", "cli:admin", "a fair paraphrase")
+    assert [(f.id, f.status) for f in await h.service.practice.my_flags(learner)] == [(flag_id, "upheld")]
     assert (flag.status, flag.resolved_by, flag.note, award) == ("upheld", "cli:admin", "a fair paraphrase", None)
     assert _level(await h.service.get_progress(learner), concept) == "familiar"
     (entry,) = await h.store.audit_log(learner)
@@ -590,6 +593,7 @@ async def test_implausibly_fast_answers_are_flagged_but_count(h: Harness) -> Non
     (flag,) = await h.store.flags()
     assert (flag.kind, flag.item_id, flag.attempt_id) == ("fast", record.items[0].item_id, fast.result.attempt_id)
     assert "1000 ms" in flag.reason
+    assert await h.service.practice.my_flags(learner) == []  # the learner's own flags only
     # Quick answers in ordinary quizzes are not flagged.
     quiz = h.service.practice.build_session(learner, "learn", practice_items(CONCEPTS[0])[:1], h.clock.now, STEP * 9)
     await h.practice_store.create_session(quiz)
