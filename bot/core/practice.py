@@ -705,12 +705,13 @@ class PracticeService:
             self.bank.item(item_id)
         except KeyError:
             raise PracticeError(f"no item {item_id!r} in the question bank") from None
-        if not reason.strip():
+        reason = reason.strip()[:1000]
+        if not reason:
             raise PracticeError("a reason is required")
         now = self.clock()
-        if not await self.store.retire_item(item_id, by, reason.strip()[:1000], now):
+        if not await self.store.retire_item(item_id, by, reason, now):
             raise PracticeError(f"{item_id} is already retired")
-        return RetiredItem(item_id, now, by, reason.strip()[:1000])
+        return RetiredItem(item_id, now, by, reason)
 
     async def restore_item(self, item_id: str) -> None:
         """Serve a retired item again (after fixing it).

@@ -556,8 +556,9 @@ class MasteryService:
                 "wrong, fix it, and grant the stage by hand (mentor admin grant) if the learner deserves it"
             )
         status = {"uphold": "upheld", "reject": "rejected", "close": "closed"}[decision]
+        note = note.strip()[:1000]
         now = self.clock()
-        resolved = await self.practice.store.resolve_flag(flag_id, status, actor, note.strip()[:1000], now)
+        resolved = await self.practice.store.resolve_flag(flag_id, status, actor, note, now)
         if resolved is None:  # resolved by someone else in the meantime
             raise PracticeError(f"flag #{flag_id} was already resolved")
         stage = self._stage_of_item(flag.item_id)
@@ -567,7 +568,7 @@ class MasteryService:
             f"{flag.kind}-{status}",
             flag.learner_id,
             stage,
-            note.strip(),
+            note,
             {"flag": flag_id, "item": flag.item_id, "attempt": flag.attempt_id},
         )
         award = None

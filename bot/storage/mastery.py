@@ -597,8 +597,9 @@ class SqlMasteryStore:
     async def forget_learner(self, learner_id: int, learner_keys: Sequence[str]) -> dict[str, int]:
         """Counts per table. The attempts move to a new anonymous learner (no name, no identities,
         created at the first attempt's time) with answers erased. Item flags lose their learner and
-        the learner's words (the reason); the item and kind stay for its statistics. Audit entries are kept with learner_id NULL: admins stay accountable for
-        what they did, but the entries no longer point at anyone."""
+        the learner's words (the reason); the item and kind stay for its statistics. Audit entries
+        are kept with learner_id NULL: admins stay accountable for what they did, but the entries
+        no longer point at anyone."""
         counts: dict[str, int] = {}
         async with self.engine.begin() as conn:
             first = (
